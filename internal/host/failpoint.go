@@ -1,0 +1,36 @@
+package host
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+)
+
+// FailpointEnv names the environment variable that makes the process SIGKILL
+// itself at a chosen write, so crash-safety tests can stop a run at exact
+// points: "before-rename:3" dies before the third rename (a temp file is left),
+// "after-write:5" right after the fifth completed write.
+const FailpointEnv = "K8S_SINGLE_FAILPOINT"
+
+var failpointHits atomic.Int64
+
+func failpoint(name string) {
+	spec := os.Getenv(FailpointEnv)
+	if spec == "" {
+		return
+	}
+	want, nth, ok := strings.Cut(spec, ":")
+	if !ok || want != name {
+		return
+	}
+	n, err := strconv.Atoi(nth)
+	if err != nil {
+		return
+	}
+	if failpointHits.Add(1) == int64(n) {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal is delivered asynchronously
+	}
+}

@@ -1,0 +1,112 @@
+// Package host owns every touch of the machine's file system: the root prefix
+// (--root) that lets a whole install render into a temp dir, atomic writes
+// (temp file, fsync, rename, fsync dir) and file digests. It knows nothing of
+// Kubernetes.
+package host
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Root is the directory every host path is resolved under ("/" on a real node).
+type Root string
+
+// Path maps an absolute host path (/etc/kubernetes) under the root.
+func (r Root) Path(hostPath string) string {
+	if r == "" || r == "/" {
+		return filepath.Clean(hostPath)
+	}
+	return filepath.Join(string(r), hostPath)
+}
+
+// IsSystem reports whether the root is the real file system.
+func (r Root) IsSystem() bool { return r == "" || r == "/" }
+
+// WriteFile atomically writes data to the host path with the given mode,
+// creating parent directories with dirMode. A reader, or a run killed at any
+// instant, sees either the old file or the new one, never a part.
+func (r Root) WriteFile(hostPath string, data []byte, mode, dirMode os.FileMode) error {
+	return WriteFileAtomic(r.Path(hostPath), data, mode, dirMode)
+}
+
+// ReadFile reads a host path under the root.
+func (r Root) ReadFile(hostPath string) ([]byte, error) { return os.ReadFile(r.Path(hostPath)) }
+
+// MkdirAll creates a host directory under the root and sets its mode.
+func (r Root) MkdirAll(hostPath string, mode os.FileMode) error {
+	p := r.Path(hostPath)
+	if err := os.MkdirAll(p, mode); err != nil {
+		return err
+	}
+	return os.Chmod(p, mode)
+}
+
+// WriteFileAtomic writes data to path through a temp file in the same
+// directory: write, fsync, chmod, rename, fsync the directory.
+func WriteFileAtomic(path string, data []byte, mode, dirMode os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	failpoint("before-rename")
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("write %s: sync dir: %w", path, err)
+	}
+	failpoint("after-write")
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// FileDigest returns the hex sha256 and the mode of a file.
+func FileDigest(path string) (string, os.FileMode, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", 0, err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), st.Mode().Perm(), nil
+}

@@ -1,0 +1,53 @@
+// Package layout names every host path k8s-single writes or reads, in one
+// place, so the PKI, the units, the journal and reset agree. Paths are host
+// paths ("/etc/kubernetes/pki"); host.Root maps them under --root. The file
+// names follow kubeadm's so its users feel at home.
+package layout
+
+import "path"
+
+// Directories.
+const (
+	KubernetesDir = "/etc/kubernetes"
+	PKIDir        = "/etc/kubernetes/pki"
+	EtcdPKIDir    = "/etc/kubernetes/pki/etcd"
+	UnitDir       = "/etc/systemd/system"
+	StateDir      = "/var/lib/k8s-single"
+	KubeletDir    = "/var/lib/kubelet"
+	KubeProxyDir  = "/var/lib/kube-proxy"
+	AuditLogDir   = "/var/log/kubernetes/audit"
+)
+
+// Files the journal and the control plane share.
+const (
+	Journal              = StateDir + "/state.json"
+	AuditPolicy          = KubernetesDir + "/audit-policy.yaml"
+	EncryptionConfig     = KubernetesDir + "/encryption-config.yaml"
+	KubeletConfig        = KubeletDir + "/config.yaml"
+	KubeProxyConfig      = KubeProxyDir + "/config.yaml"
+	AuditLog             = AuditLogDir + "/audit.log"
+	ServiceAccountKey    = PKIDir + "/sa.key"
+	ServiceAccountPubKey = PKIDir + "/sa.pub"
+)
+
+// Kubeconfig returns the path of a kubeconfig by its kubeadm name
+// ("admin", "super-admin", "controller-manager", "scheduler", "kubelet", "kube-proxy").
+func Kubeconfig(name string) string { return path.Join(KubernetesDir, name+".conf") }
+
+// Cert and Key return the certificate and key paths of a PKI name relative to
+// PKIDir: "ca", "apiserver", "etcd/server"...
+func Cert(name string) string { return path.Join(PKIDir, name+".crt") }
+
+// Key returns the private key path of a PKI name (see Cert).
+func Key(name string) string { return path.Join(PKIDir, name+".key") }
+
+// Unit returns the path of a systemd unit file.
+func Unit(name string) string { return path.Join(UnitDir, name+".service") }
+
+// File modes of the security defaults (CIS Kubernetes Benchmark).
+const (
+	ModePrivate    = 0o600 // keys, kubeconfigs, unit files, encryption config
+	ModePublic     = 0o644 // certificates, component configs
+	ModePrivateDir = 0o700 // pki dirs, etcd data dir
+	ModeDir        = 0o755
+)

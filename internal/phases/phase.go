@@ -1,0 +1,98 @@
+// Package phases owns the install's spine: the ordered list of phases as data,
+// the journal that remembers what each did, and the runner that decides what
+// to skip, re-run or render only (dry run). It must not know how any phase does
+// its work; the phase values carry that.
+package phases
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/host"
+	"github.com/k8s-single/k8s-single/internal/layout"
+)
+
+// Phase is one step of the install. The runner, not the phase, decides whether
+// it runs: it hashes Inputs and the outputs of DependsOn, and skips a phase
+// whose hash and artifacts are unchanged.
+type Phase struct {
+	Name  string
+	Short string
+	// DependsOn names earlier phases whose outputs this phase reads.
+	DependsOn []string
+	// Inputs returns the slice of the config this phase reads; it is hashed.
+	Inputs func(*Context) any
+	// Render writes the phase's files through Context.WriteFile or Track.
+	// A dry run stops after Render.
+	Render func(*Context) error
+	// Start brings up what Render wrote (units, containers).
+	Start func(*Context) error
+	// Verify proves the phase's work is live and healthy.
+	Verify func(*Context) error
+	// Starts names what Start brings up, for the dry run's plan.
+	Starts []string
+}
+
+// Context is what a running phase sees.
+type Context struct {
+	context.Context
+	Root    host.Root
+	Config  *config.Cluster
+	DryRun  bool
+	Verbose bool
+	out     io.Writer
+	tracked []string
+}
+
+// WriteFile writes a host file atomically unless it already holds exactly
+// data with mode (so unchanged files keep their bytes and times), and records
+// it as an artifact of the phase. Parent directories get mode 0755 unless they exist.
+func (c *Context) WriteFile(hostPath string, data []byte, mode os.FileMode) error {
+	c.Track(hostPath)
+	p := c.Root.Path(hostPath)
+	if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, data) {
+		if st, err := os.Stat(p); err == nil && st.Mode().Perm() == mode {
+			return nil
+		}
+	}
+	return c.Root.WriteFile(hostPath, data, mode, layout.ModeDir)
+}
+
+// Track records host paths that another package wrote as artifacts of the phase.
+func (c *Context) Track(hostPaths ...string) { c.tracked = append(c.tracked, hostPaths...) }
+
+// Waitf tells the user what the phase is waiting for.
+func (c *Context) Waitf(format string, args ...any) {
+	fmt.Fprintf(c.out, "      waiting for "+format+"\n", args...)
+}
+
+// Printf prints a line of the phase's progress.
+func (c *Context) Printf(format string, args ...any) {
+	fmt.Fprintf(c.out, "      "+format+"\n", args...)
+}
+
+// Detailf prints only with -v.
+func (c *Context) Detailf(format string, args ...any) {
+	if c.Verbose {
+		c.Printf(format, args...)
+	}
+}
+
+// Out is the writer for long progress output (build logs, download bars).
+func (c *Context) Out() io.Writer { return c.out }
+
+// elapsed formats a duration for progress lines: 812ms, 3.2s, 4m05s.
+func elapsed(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+}

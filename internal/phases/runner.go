@@ -1,0 +1,263 @@
+package phases
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/host"
+	"github.com/k8s-single/k8s-single/internal/layout"
+)
+
+// Runner walks the phases in order against one root.
+type Runner struct {
+	Phases  []Phase
+	Root    host.Root
+	Out     io.Writer
+	Verbose bool
+	// Version is k8s-single's own version: a new k8s-single re-renders.
+	Version string
+}
+
+// Options choose which phases run and how.
+type Options struct {
+	// DryRun renders every file but starts nothing.
+	DryRun bool
+	// Force re-runs phases whose inputs are unchanged.
+	Force bool
+	// From re-runs this phase and every later one; earlier ones are untouched.
+	From string
+	// Only runs this one phase (forced); its dependencies must have run.
+	Only string
+}
+
+// Outcome is what happened to one phase in a run.
+type Outcome struct {
+	Phase    string        `json:"phase"`
+	Action   string        `json:"action"` // ran, rendered, skipped, failed
+	Reason   string        `json:"reason,omitempty"`
+	Duration time.Duration `json:"duration"`
+}
+
+// UnknownPhaseError names a phase that does not exist and the ones that do.
+type UnknownPhaseError struct {
+	Name  string
+	Known []string
+}
+
+func (e *UnknownPhaseError) Error() string {
+	return fmt.Sprintf("unknown phase %q; the phases are: %s", e.Name, strings.Join(e.Known, ", "))
+}
+
+// Names lists the phases in order.
+func (r *Runner) Names() []string {
+	names := make([]string, len(r.Phases))
+	for i, p := range r.Phases {
+		names[i] = p.Name
+	}
+	return names
+}
+
+func (r *Runner) index(name string) (int, error) {
+	for i, p := range r.Phases {
+		if p.Name == name {
+			return i, nil
+		}
+	}
+	return -1, &UnknownPhaseError{Name: name, Known: r.Names()}
+}
+
+// Up runs the phases as opts says and returns what happened to each.
+func (r *Runner) Up(ctx context.Context, cfg *config.Cluster, opts Options) ([]Outcome, error) {
+	first, last, forced, err := r.selection(opts)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := r.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	j, err := LoadJournal(r.Root)
+	if err != nil {
+		return nil, err
+	}
+	var outcomes []Outcome
+	for i := first; i <= last; i++ {
+		p := r.Phases[i]
+		o, err := r.runPhase(ctx, cfg, j, p, fmt.Sprintf("[%d/%d]", i+1, len(r.Phases)), opts.DryRun, forced(i))
+		outcomes = append(outcomes, o)
+		if err != nil {
+			return outcomes, err
+		}
+	}
+	return outcomes, nil
+}
+
+// selection turns Options into a range of phases and which of them are forced.
+func (r *Runner) selection(opts Options) (first, last int, forced func(int) bool, err error) {
+	first, last = 0, len(r.Phases)-1
+	switch {
+	case opts.Only != "" && opts.From != "":
+		return 0, 0, nil, errors.New("--only and --from cannot be used together")
+	case opts.Only != "":
+		if first, err = r.index(opts.Only); err != nil {
+			return 0, 0, nil, err
+		}
+		return first, first, func(int) bool { return true }, nil
+	case opts.From != "":
+		if first, err = r.index(opts.From); err != nil {
+			return 0, 0, nil, err
+		}
+		return first, last, func(int) bool { return true }, nil
+	}
+	return first, last, func(int) bool { return opts.Force }, nil
+}
+
+// lock takes an exclusive lock so two runs never interleave on one root.
+func (r *Runner) lock() (func(), error) {
+	if err := r.Root.MkdirAll(layout.StateDir, layout.ModePrivateDir); err != nil {
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	path := r.Root.Path(layout.StateDir + "/lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, layout.ModePrivate)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another k8s-single is running on this root (lock %s held); wait for it to finish", path)
+	}
+	return func() { f.Close() }, nil
+}
+
+// inputHash hashes what the phase reads: its config slice, k8s-single's
+// version, and the outputs of the phases it depends on.
+func (r *Runner) inputHash(c *Context, j *Journal, p Phase) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n", p.Name, r.Version)
+	if p.Inputs != nil {
+		data, err := json.Marshal(p.Inputs(c))
+		if err != nil {
+			return "", fmt.Errorf("phase %s: hash inputs: %w", p.Name, err)
+		}
+		h.Write(data)
+	}
+	for _, dep := range p.DependsOn {
+		rec, ok := j.Phases[dep]
+		if !ok || (rec.Status != Done && rec.Status != Rendered) {
+			return "", fmt.Errorf("phase %s needs phase %s, which has not run: run `k8s-single phase run %s` (or `k8s-single up`) first", p.Name, dep, dep)
+		}
+		for _, a := range rec.Artifacts {
+			fmt.Fprintf(h, "%s %s %s\n", a.Path, a.SHA256, a.Mode)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// skipReason says why a phase need not run, or "" when it must.
+func skipReason(root host.Root, rec *Record, hash string, dryRun bool) string {
+	if rec.Status != Done && !(dryRun && rec.Status == Rendered) {
+		return ""
+	}
+	if rec.InputHash != hash {
+		return ""
+	}
+	for _, a := range rec.Artifacts {
+		if ok, _ := a.intact(root); !ok {
+			return ""
+		}
+	}
+	return "inputs unchanged, artifacts intact"
+}
+
+func (r *Runner) runPhase(ctx context.Context, cfg *config.Cluster, j *Journal, p Phase, step string, dryRun, force bool) (Outcome, error) {
+	c := &Context{Context: ctx, Root: r.Root, Config: cfg, DryRun: dryRun, Verbose: r.Verbose, out: r.Out}
+	hash, err := r.inputHash(c, j, p)
+	if err != nil {
+		return Outcome{Phase: p.Name, Action: "failed", Reason: err.Error()}, err
+	}
+	rec := j.Record(p.Name)
+	if reason := skipReason(r.Root, rec, hash, dryRun); reason != "" && !force {
+		fmt.Fprintf(r.Out, "%s %s: skipped (%s)\n", step, p.Name, reason)
+		return Outcome{Phase: p.Name, Action: "skipped", Reason: reason}, nil
+	}
+	fmt.Fprintf(r.Out, "%s %s: %s\n", step, p.Name, p.Short)
+	start := time.Now()
+	*rec = Record{Status: Running, Started: start.UTC()}
+	if err := j.Save(r.Root); err != nil {
+		return Outcome{Phase: p.Name, Action: "failed"}, err
+	}
+	err = runSteps(c, p)
+	rec.Finished = time.Now().UTC()
+	rec.DurationMS = time.Since(start).Milliseconds()
+	out := Outcome{Phase: p.Name, Duration: time.Since(start)}
+	if err == nil {
+		rec.Artifacts, err = snapshotArtifacts(r.Root, c.tracked)
+	}
+	if err != nil {
+		rec.Status, rec.Error = Failed, err.Error()
+		out.Action, out.Reason = "failed", err.Error()
+		fmt.Fprintf(r.Out, "%s %s: FAILED after %s: %v\n", step, p.Name, elapsed(out.Duration), err)
+		if serr := j.Save(r.Root); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		return out, fmt.Errorf("phase %s: %w", p.Name, err)
+	}
+	rec.InputHash = hash
+	rec.Status, out.Action = Done, "ran"
+	if dryRun {
+		rec.Status, out.Action = Rendered, "rendered"
+	}
+	fmt.Fprintf(r.Out, "%s %s: %s in %s (%d files)\n", step, p.Name, rec.Status, elapsed(out.Duration), len(rec.Artifacts))
+	return out, j.Save(r.Root)
+}
+
+// runSteps runs Render, then (unless dry) Start and Verify.
+func runSteps(c *Context, p Phase) error {
+	if p.Render != nil {
+		if err := p.Render(c); err != nil {
+			return err
+		}
+	}
+	if c.DryRun {
+		for _, s := range p.Starts {
+			c.Printf("would start %s", s)
+		}
+		return nil
+	}
+	for _, step := range []func(*Context) error{p.Start, p.Verify} {
+		if step == nil {
+			continue
+		}
+		if err := step(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func snapshotArtifacts(root host.Root, paths []string) ([]Artifact, error) {
+	sort.Strings(paths)
+	paths = slices.Compact(paths)
+	arts := make([]Artifact, 0, len(paths))
+	for _, p := range paths {
+		a, err := snapshotArtifact(root, p)
+		if err != nil {
+			return nil, err
+		}
+		arts = append(arts, a)
+	}
+	return arts, nil
+}

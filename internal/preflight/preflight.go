@@ -1,0 +1,211 @@
+// Package preflight checks the host before anything is installed: each check
+// reports what it found and, when it fails, the command that fixes it. It reads
+// the host and never changes it.
+package preflight
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/host"
+)
+
+// Severity says whether a failed check stops the install.
+type Severity string
+
+// Severities: an Error stops a real install; a Warning never does.
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+)
+
+// Result is one check's verdict.
+type Result struct {
+	Name     string   `json:"name"`
+	OK       bool     `json:"ok"`
+	Severity Severity `json:"severity"`
+	Found    string   `json:"found"`
+	Fix      string   `json:"fix,omitempty"`
+}
+
+// Report is every check's result, printable as a table.
+type Report []Result
+
+// Table lays the report out for the printer.
+func (r Report) Table() ([]string, [][]string) {
+	rows := make([][]string, len(r))
+	for i, c := range r {
+		verdict := "ok"
+		if !c.OK {
+			verdict = string(c.Severity)
+		}
+		rows[i] = []string{c.Name, verdict, c.Found, c.Fix}
+	}
+	return []string{"CHECK", "RESULT", "FOUND", "FIX"}, rows
+}
+
+// Failed lists the checks that stop an install.
+func (r Report) Failed() []Result {
+	var out []Result
+	for _, c := range r {
+		if !c.OK && c.Severity == Error {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Host is what the checks read; tests give a fake one.
+type Host struct {
+	// Root is where /proc, /sys and /run are read: "/" except in tests. It is
+	// not --root: a dry run into a staging dir still checks the real machine.
+	Root host.Root
+	// PortsInUseByUs are ports the installed cluster itself holds (a re-run).
+	PortsInUseByUs map[int]bool
+	EUID           int
+	LookPath       func(string) (string, error)
+	Listen         func(network, addr string) (net.Listener, error)
+}
+
+// RealHost reads the running machine.
+func RealHost() Host {
+	return Host{Root: "/", EUID: os.Geteuid(), LookPath: exec.LookPath, Listen: net.Listen}
+}
+
+// ControlPlanePorts are the ports the single node's components listen on.
+func ControlPlanePorts(c *config.Cluster) []int {
+	return []int{c.APIServer.Port, c.Etcd.ClientPort, c.Etcd.PeerPort, 10250, 10257, 10259}
+}
+
+// RequiredTools are commands the kubelet, kube-proxy and the runtime call.
+var RequiredTools = []string{"iptables", "ip", "mount", "nsenter", "conntrack", "socat"}
+
+// Run performs every check.
+func Run(h Host, c *config.Cluster) Report {
+	r := Report{
+		check("running as root", Error, h.EUID == 0, "uid "+strconv.Itoa(h.EUID), "run k8s-single as root (sudo k8s-single up)"),
+		systemdCheck(h.Root),
+		swapCheck(h.Root),
+		cgroupCheck(h.Root),
+		memoryCheck(h.Root),
+		diskCheck(h.Root),
+		sysctlCheck(h.Root, "net.ipv4.ip_forward", "1"),
+	}
+	for _, p := range ControlPlanePorts(c) {
+		r = append(r, portCheck(h, p))
+	}
+	for _, t := range RequiredTools {
+		_, err := h.LookPath(t)
+		r = append(r, check("tool "+t, Error, err == nil, foundOrMissing(err), "apt-get install -y iptables iproute2 mount util-linux conntrack socat"))
+	}
+	return r
+}
+
+func check(name string, sev Severity, ok bool, found, fix string) Result {
+	if ok {
+		fix = ""
+	}
+	return Result{Name: name, OK: ok, Severity: sev, Found: found, Fix: fix}
+}
+
+func foundOrMissing(err error) string {
+	if err != nil {
+		return "missing"
+	}
+	return "present"
+}
+
+func systemdCheck(root host.Root) Result {
+	_, err := os.Stat(root.Path("/run/systemd/system"))
+	return check("systemd is PID 1", Error, err == nil, foundOrMissing(err),
+		"boot the machine with systemd (k8s-single runs its components as systemd units)")
+}
+
+func swapCheck(root host.Root) Result {
+	n := countLines(root.Path("/proc/swaps")) - 1
+	return check("swap off", Warning, n <= 0, fmt.Sprintf("%d swap devices", max(n, 0)),
+		"swapoff -a and remove swap from /etc/fstab (the kubelet runs with failSwapOn)")
+}
+
+func cgroupCheck(root host.Root) Result {
+	if _, err := os.Stat(root.Path("/sys/fs/cgroup/cgroup.controllers")); err == nil {
+		return check("cgroups", Warning, true, "v2 (unified)", "")
+	}
+	if _, err := os.Stat(root.Path("/sys/fs/cgroup/memory")); err == nil {
+		return check("cgroups", Warning, true, "v1 (kubelet runs with failCgroupV1: false)", "")
+	}
+	return check("cgroups", Error, false, "no cgroup hierarchy at /sys/fs/cgroup", "mount cgroup2 on /sys/fs/cgroup")
+}
+
+func memoryCheck(root host.Root) Result {
+	kb := meminfo(root.Path("/proc/meminfo"), "MemTotal")
+	return check("memory >= 2 GiB", Warning, kb >= 2*1024*1024, fmt.Sprintf("%d MiB", kb/1024), "give the VM at least 2 GiB of memory")
+}
+
+func diskCheck(root host.Root) Result {
+	var st syscall.Statfs_t
+	dir := root.Path("/var/lib")
+	if err := syscall.Statfs(dir, &st); err != nil {
+		dir = root.Path("/")
+		_ = syscall.Statfs(dir, &st)
+	}
+	free := st.Bavail * uint64(st.Bsize) / (1 << 30)
+	return check("disk >= 10 GiB free under /var/lib", Warning, free >= 10, fmt.Sprintf("%d GiB free", free), "free space or grow the disk: images and etcd live under /var/lib")
+}
+
+func sysctlCheck(root host.Root, key, want string) Result {
+	data, err := os.ReadFile(root.Path("/proc/sys/" + strings.ReplaceAll(key, ".", "/")))
+	got := strings.TrimSpace(string(data))
+	if err != nil {
+		got = "unreadable"
+	}
+	return check("sysctl "+key+"="+want, Warning, got == want, got, "the runtime phase sets it in /etc/sysctl.d/99-k8s-single.conf")
+}
+
+func portCheck(h Host, port int) Result {
+	name := fmt.Sprintf("port %d free", port)
+	if h.PortsInUseByUs[port] {
+		return check(name, Warning, true, "held by the installed cluster", "")
+	}
+	l, err := h.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return check(name, Error, false, "in use", fmt.Sprintf("stop what listens on %d (ss -ltnp 'sport = :%d')", port, port))
+	}
+	l.Close()
+	return check(name, Error, true, "free", "")
+}
+
+func countLines(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n := 0
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		n++
+	}
+	return n
+}
+
+func meminfo(path, key string) uint64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && k == key {
+			n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}

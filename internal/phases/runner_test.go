@@ -1,0 +1,211 @@
+package phases
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/host"
+)
+
+// fakeInstall is a three-phase install whose phases write files from the
+// config, so the runner's skip/re-run logic can be tested without the real
+// components (that is the integration tests' job).
+type fakeInstall struct {
+	root    host.Root
+	calls   []string
+	failOn  string
+	content map[string]string // phase -> what it writes
+}
+
+func newFakeInstall(t *testing.T) *fakeInstall {
+	return &fakeInstall{root: host.Root(t.TempDir()), content: map[string]string{"a": "A", "b": "B", "c": "C"}}
+}
+
+func (f *fakeInstall) phase(name string, deps ...string) Phase {
+	return Phase{
+		Name:      name,
+		Short:     "fake " + name,
+		DependsOn: deps,
+		Inputs:    func(*Context) any { return f.content[name] },
+		Render: func(c *Context) error {
+			f.calls = append(f.calls, "render "+name)
+			return c.WriteFile("/etc/fake/"+name, []byte(f.content[name]), 0o600)
+		},
+		Start: func(*Context) error {
+			f.calls = append(f.calls, "start "+name)
+			if f.failOn == name {
+				return errors.New("boom")
+			}
+			return nil
+		},
+		Starts: []string{name + ".service"},
+	}
+}
+
+func (f *fakeInstall) runner() *Runner {
+	return &Runner{Root: f.root, Out: io.Discard, Version: "test",
+		Phases: []Phase{f.phase("a"), f.phase("b", "a"), f.phase("c", "b")}}
+}
+
+func (f *fakeInstall) up(t *testing.T, opts Options) []string {
+	t.Helper()
+	f.calls = nil
+	outs, err := f.runner().Up(context.Background(), &config.Cluster{}, opts)
+	if err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	var actions []string
+	for _, o := range outs {
+		actions = append(actions, o.Phase+"="+o.Action)
+	}
+	return actions
+}
+
+func want(t *testing.T, got []string, wantStr string) {
+	t.Helper()
+	if g := strings.Join(got, " "); g != wantStr {
+		t.Errorf("got  %s\nwant %s", g, wantStr)
+	}
+}
+
+func TestUpRunsThenSkips(t *testing.T) {
+	f := newFakeInstall(t)
+	want(t, f.up(t, Options{}), "a=ran b=ran c=ran")
+	want(t, f.calls, "render a start a render b start b render c start c")
+	want(t, f.up(t, Options{}), "a=skipped b=skipped c=skipped")
+	want(t, f.calls, "")
+}
+
+func TestChangedInputRerunsDependents(t *testing.T) {
+	f := newFakeInstall(t)
+	f.up(t, Options{})
+	f.content["b"] = "B2"
+	want(t, f.up(t, Options{}), "a=skipped b=ran c=ran")
+}
+
+func TestUnchangedOutputStopsTheRipple(t *testing.T) {
+	f := newFakeInstall(t)
+	f.up(t, Options{})
+	// a's file is tampered with: a re-runs and renders the same output as
+	// before, so b and c, which depend only on that output, stay skipped.
+	if err := os.WriteFile(f.root.Path("/etc/fake/a"), []byte("tampered"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want(t, f.up(t, Options{}), "a=ran b=skipped c=skipped")
+}
+
+func TestDeletedArtifactRerunsPhase(t *testing.T) {
+	f := newFakeInstall(t)
+	f.up(t, Options{})
+	os.Remove(f.root.Path("/etc/fake/c"))
+	want(t, f.up(t, Options{}), "a=skipped b=skipped c=ran")
+	if _, err := os.Stat(f.root.Path("/etc/fake/c")); err != nil {
+		t.Errorf("c not restored: %v", err)
+	}
+}
+
+func TestChangedModeRerunsPhase(t *testing.T) {
+	f := newFakeInstall(t)
+	f.up(t, Options{})
+	os.Chmod(f.root.Path("/etc/fake/b"), 0o644)
+	want(t, f.up(t, Options{}), "a=skipped b=ran c=skipped")
+}
+
+func TestForceFromOnly(t *testing.T) {
+	f := newFakeInstall(t)
+	f.up(t, Options{})
+	want(t, f.up(t, Options{Force: true}), "a=ran b=ran c=ran")
+	want(t, f.up(t, Options{From: "b"}), "b=ran c=ran")
+	want(t, f.up(t, Options{Only: "b"}), "b=ran")
+}
+
+func TestOnlyNeedsDependencies(t *testing.T) {
+	f := newFakeInstall(t)
+	_, err := f.runner().Up(context.Background(), &config.Cluster{}, Options{Only: "b"})
+	if err == nil || !strings.Contains(err.Error(), "phase b needs phase a") || !strings.Contains(err.Error(), "k8s-single phase run a") {
+		t.Fatalf("want a dependency error naming the fix, got %v", err)
+	}
+}
+
+func TestUnknownPhase(t *testing.T) {
+	f := newFakeInstall(t)
+	_, err := f.runner().Up(context.Background(), &config.Cluster{}, Options{Only: "nope"})
+	var upe *UnknownPhaseError
+	if !errors.As(err, &upe) || !strings.Contains(err.Error(), "a, b, c") {
+		t.Fatalf("want UnknownPhaseError listing phases, got %v", err)
+	}
+}
+
+func TestDryRunRendersOnly(t *testing.T) {
+	f := newFakeInstall(t)
+	want(t, f.up(t, Options{DryRun: true}), "a=rendered b=rendered c=rendered")
+	want(t, f.calls, "render a render b render c")
+	want(t, f.up(t, Options{DryRun: true}), "a=skipped b=skipped c=skipped")
+	// A real run after a dry run still starts everything.
+	want(t, f.up(t, Options{}), "a=ran b=ran c=ran")
+	want(t, f.up(t, Options{DryRun: true}), "a=skipped b=skipped c=skipped")
+}
+
+func TestFailureIsRecordedAndResumed(t *testing.T) {
+	f := newFakeInstall(t)
+	f.failOn = "b"
+	_, err := f.runner().Up(context.Background(), &config.Cluster{}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "phase b: boom") {
+		t.Fatalf("want phase b to fail, got %v", err)
+	}
+	states, err := f.runner().States()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if states[0].Status != Done || states[1].Status != Failed || states[1].Error != "boom" || states[2].Status != Pending {
+		t.Errorf("states after failure: %+v", states)
+	}
+	f.failOn = ""
+	want(t, f.up(t, Options{}), "a=skipped b=ran c=ran")
+}
+
+func TestStatesReportDrift(t *testing.T) {
+	f := newFakeInstall(t)
+	f.up(t, Options{})
+	os.WriteFile(f.root.Path("/etc/fake/a"), []byte("edited"), 0o600)
+	states, err := f.runner().States()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if states[0].Drift != "/etc/fake/a was changed" {
+		t.Errorf("drift = %q", states[0].Drift)
+	}
+	h, rows := states.Table()
+	if len(h) != 5 || len(rows) != 3 || rows[0][0] != "a" {
+		t.Errorf("table = %v %v", h, rows)
+	}
+}
+
+func TestSecondRunnerIsLockedOut(t *testing.T) {
+	f := newFakeInstall(t)
+	r := f.runner()
+	unlock, err := r.lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	_, err = f.runner().Up(context.Background(), &config.Cluster{}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "another k8s-single is running") {
+		t.Fatalf("want lock error, got %v", err)
+	}
+}
+
+func TestCorruptJournalNamesTheFix(t *testing.T) {
+	f := newFakeInstall(t)
+	f.up(t, Options{})
+	os.WriteFile(f.root.Path("/var/lib/k8s-single/state.json"), []byte("{"), 0o600)
+	_, err := f.runner().Up(context.Background(), &config.Cluster{}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "move it aside") {
+		t.Fatalf("want corrupt-journal error, got %v", err)
+	}
+}

@@ -34,8 +34,8 @@ type Phase struct {
 	Start func(*Context) error
 	// Verify proves the phase's work is live and healthy.
 	Verify func(*Context) error
-	// Starts names what Start brings up, for the dry run's plan.
-	Starts []string
+	// Plan says what Start would do, for the dry run ("start etcd.service").
+	Plan func(*Context) []string
 }
 
 // Context is what a running phase sees.

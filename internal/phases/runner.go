@@ -232,8 +232,10 @@ func runSteps(c *Context, p Phase) error {
 		}
 	}
 	if c.DryRun {
-		for _, s := range p.Starts {
-			c.Printf("would start %s", s)
+		if p.Plan != nil {
+			for _, s := range p.Plan(c) {
+				c.Printf("would %s", s)
+			}
 		}
 		return nil
 	}

@@ -43,7 +43,7 @@ func (f *fakeInstall) phase(name string, deps ...string) Phase {
 			}
 			return nil
 		},
-		Starts: []string{name + ".service"},
+		Plan: func(*Context) []string { return []string{"start " + name + ".service"} },
 	}
 }
 

@@ -1,0 +1,271 @@
+package certs
+
+import (
+	"bytes"
+	"crypto"
+	"fmt"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/cloudflare/cfssl/csr"
+	"github.com/cloudflare/cfssl/helpers"
+
+	"github.com/k8s-single/k8s-single/internal/host"
+	"github.com/k8s-single/k8s-single/internal/layout"
+)
+
+// Ensure brings the PKI under root to what Specs(p) describes, at time now:
+// it creates what is missing, keeps every CA whose key exists and every leaf
+// that still matches its spec (byte for byte), and re-signs, with a new key,
+// a leaf that no longer matches (SANs, subject, usages, issuer, key algorithm,
+// key, or expired). A second run with the same p writes nothing.
+func Ensure(root host.Root, p Params, now time.Time) (Result, error) {
+	kr, err := p.keyRequest()
+	if err != nil {
+		return Result{}, err
+	}
+	if err := makePKIDirs(root); err != nil {
+		return Result{}, err
+	}
+	res := newResult()
+	cas := map[string]*KeyPair{}
+	for _, s := range Specs(p) {
+		if s.IsCA {
+			cas[s.Name], err = ensureCA(root, s, kr, p, now, &res)
+		} else {
+			err = ensureLeaf(root, s, cas[s.CA], kr, p, now, &res)
+		}
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, ensureServiceAccountKey(root, kr, &res)
+}
+
+// makePKIDirs creates the PKI directories 0700, and sets that mode on existing
+// ones; a missing /etc/kubernetes is created 0755, an existing one is left alone.
+func makePKIDirs(root host.Root) error {
+	hasParent, err := exists(root, layout.KubernetesDir)
+	if err != nil {
+		return err
+	}
+	if !hasParent {
+		if err := root.MkdirAll(layout.KubernetesDir, layout.ModeDir); err != nil {
+			return fmt.Errorf("create the Kubernetes directory: %w", err)
+		}
+	}
+	for _, dir := range []string{layout.PKIDir, layout.EtcdPKIDir} {
+		if err := root.MkdirAll(dir, layout.ModePrivateDir); err != nil {
+			return fmt.Errorf("create the PKI directory: %w", err)
+		}
+	}
+	return nil
+}
+
+// ensureCA loads a CA, or creates it when neither its certificate nor its key
+// exists. Half a CA is an error: replacing it would orphan every cert it signed.
+func ensureCA(root host.Root, s Spec, kr *csr.KeyRequest, p Params, now time.Time, res *Result) (*KeyPair, error) {
+	hasCert, hasKey, err := presence(root, s.Name)
+	if err != nil {
+		return nil, err
+	}
+	crt, key := root.Path(layout.Cert(s.Name)), root.Path(layout.Key(s.Name))
+	switch {
+	case hasCert && !hasKey:
+		return nil, fmt.Errorf("CA certificate %s exists without its key %s: restore the key from your backup; "+
+			"k8s-single never replaces a CA (every certificate it signed would stop verifying)", crt, key)
+	case hasKey && !hasCert:
+		return nil, fmt.Errorf("CA key %s exists without its certificate %s: restore the certificate from your backup, "+
+			"or, if an earlier run was interrupted while creating this CA, delete %s and run again", key, crt, key)
+	case hasCert:
+		ca, err := loadCA(root, s.Name, now)
+		if err != nil {
+			return nil, err
+		}
+		res.record(s.Name, Kept, "", layout.Key(s.Name), layout.Cert(s.Name))
+		return ca, nil
+	}
+	ca, err := issue(s, nil, kr, p, now)
+	if err != nil {
+		return nil, err
+	}
+	files, err := ca.write(root, s.Name)
+	if err != nil {
+		return nil, err
+	}
+	res.record(s.Name, Created, "", files...)
+	return ca, nil
+}
+
+// loadCA loads an existing CA and checks that it can still sign.
+func loadCA(root host.Root, name string, now time.Time) (*KeyPair, error) {
+	ca, err := Load(root, name)
+	if err != nil {
+		return nil, fmt.Errorf("CA %s: %w; restore the CA from your backup", name, err)
+	}
+	if !ca.Cert.IsCA {
+		return nil, fmt.Errorf("%s is not a CA certificate: restore the CA from your backup", root.Path(layout.Cert(name)))
+	}
+	if !now.Before(ca.Cert.NotAfter) {
+		return nil, fmt.Errorf("CA %s expired on %s; %s", name, ca.Cert.NotAfter.Format(time.RFC3339), replaceCAHint(root, name))
+	}
+	return ca, nil
+}
+
+// replaceCAHint tells the user how to replace a CA by hand, since k8s-single
+// never does it on its own.
+func replaceCAHint(root host.Root, name string) string {
+	return fmt.Sprintf("to replace it, move %s and %s aside (keep them as a backup), run `k8s-single phase run certs` "+
+		"and `k8s-single phase run kubeconfigs`, then restart every component",
+		root.Path(layout.Cert(name)), root.Path(layout.Key(name)))
+}
+
+// ensureLeaf keeps a leaf that still matches s and re-signs one that does not.
+func ensureLeaf(root host.Root, s Spec, ca *KeyPair, kr *csr.KeyRequest, p Params, now time.Time, res *Result) error {
+	hasCert, hasKey, err := presence(root, s.Name)
+	if err != nil {
+		return err
+	}
+	action, reason := Created, ""
+	if hasCert || hasKey {
+		action = ReSigned
+		kp, err := Load(root, s.Name)
+		if err != nil {
+			reason = err.Error()
+		} else if reason = mismatch(s, kp, ca, kr, now); reason == "" {
+			res.record(s.Name, Kept, "", layout.Key(s.Name), layout.Cert(s.Name))
+			return nil
+		}
+	}
+	files, err := issueAndWrite(root, s, ca, kr, p, now)
+	if err != nil {
+		return err
+	}
+	res.record(s.Name, action, reason, files...)
+	return nil
+}
+
+// issueAndWrite issues a fresh key and certificate for s and stores them.
+func issueAndWrite(root host.Root, s Spec, ca *KeyPair, kr *csr.KeyRequest, p Params, now time.Time) ([]string, error) {
+	kp, err := issue(s, ca, kr, p, now)
+	if err != nil {
+		return nil, err
+	}
+	return kp.write(root, s.Name)
+}
+
+// mismatch says how a stored leaf differs from its spec, or "" when it matches.
+func mismatch(s Spec, kp *KeyPair, ca *KeyPair, kr *csr.KeyRequest, now time.Time) string {
+	c := kp.Cert
+	checks := []struct {
+		ok   bool
+		what string
+	}{
+		{bytes.Equal(c.RawIssuer, ca.Cert.RawSubject) && c.CheckSignatureFrom(ca.Cert) == nil, "not signed by the current " + s.CA},
+		{!c.IsCA, "is a CA certificate"},
+		{keyFits(c.PublicKey, kr), fmt.Sprintf("key is not %s-%d", kr.Algo(), kr.Size())},
+		{c.Subject.CommonName == s.CommonName, fmt.Sprintf("CN is %q, want %q", c.Subject.CommonName, s.CommonName)},
+		{sameSet(c.Subject.Organization, s.Organization), fmt.Sprintf("O is %q, want %q", c.Subject.Organization, s.Organization)},
+		{sameSet(c.DNSNames, s.DNSNames), fmt.Sprintf("DNS SANs are %v, want %v", c.DNSNames, s.DNSNames)},
+		{sameSet(ipStrings(c.IPAddresses), ipStrings(s.IPs)), fmt.Sprintf("IP SANs are %v, want %v", c.IPAddresses, s.IPs)},
+		{sameSet(c.ExtKeyUsage, s.Usages), "extended key usages differ"},
+		{c.KeyUsage == keyUsage(s, c.PublicKey), "key usages differ"},
+		{now.Before(c.NotAfter), "expired on " + c.NotAfter.Format(time.RFC3339)},
+	}
+	for _, ch := range checks {
+		if !ch.ok {
+			return ch.what
+		}
+	}
+	return ""
+}
+
+// sameSet reports whether a and b hold the same elements, in any order.
+func sameSet[T interface{ ~string | ~int }](a, b []T) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+func ipStrings(ips []net.IP) []string {
+	out := make([]string, len(ips))
+	for i, ip := range ips {
+		out[i] = ip.String()
+	}
+	return out
+}
+
+// ensureServiceAccountKey creates sa.key/sa.pub, or keeps sa.key and
+// re-derives sa.pub from it when it is missing or stale. sa.pub without
+// sa.key is an error: a new pair would invalidate every issued token. An
+// existing sa.key is kept whatever its algorithm, for the same reason.
+func ensureServiceAccountKey(root host.Root, kr *csr.KeyRequest, res *Result) error {
+	files := []string{layout.ServiceAccountKey, layout.ServiceAccountPubKey}
+	hasKey, err := exists(root, files[0])
+	if err != nil {
+		return err
+	}
+	if !hasKey {
+		return createServiceAccountKey(root, kr, res, files)
+	}
+	key, err := loadServiceAccountKey(root)
+	if err != nil {
+		return err
+	}
+	pubPEM, err := encodePublicKey(key.Public())
+	if err != nil {
+		return err
+	}
+	if old, err := root.ReadFile(files[1]); err == nil && bytes.Equal(old, pubPEM) {
+		res.record("sa", Kept, "", files...)
+		return nil
+	}
+	if err := root.WriteFile(files[1], pubPEM, layout.ModePublic, layout.ModePrivateDir); err != nil {
+		return err
+	}
+	res.record("sa", Rewritten, "sa.pub was missing or did not match sa.key", files...)
+	return nil
+}
+
+func loadServiceAccountKey(root host.Root) (crypto.Signer, error) {
+	path := root.Path(layout.ServiceAccountKey)
+	keyPEM, err := root.ReadFile(layout.ServiceAccountKey)
+	if err != nil {
+		return nil, fmt.Errorf("read the service-account key: %w", err)
+	}
+	key, err := helpers.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w; restore it from your backup, or delete sa.key and sa.pub "+
+			"to make a new pair (service-account tokens already issued will stop working)", path, err)
+	}
+	return key, nil
+}
+
+func createServiceAccountKey(root host.Root, kr *csr.KeyRequest, res *Result, files []string) error {
+	hasPub, err := exists(root, files[1])
+	if err != nil {
+		return err
+	}
+	if hasPub {
+		return fmt.Errorf("%s exists without %s: restore sa.key from your backup, or delete sa.pub to make a new pair "+
+			"(service-account tokens already issued will stop working)", root.Path(files[1]), root.Path(files[0]))
+	}
+	key, keyPEM, err := newKey(kr)
+	if err != nil {
+		return fmt.Errorf("service-account key: %w", err)
+	}
+	pubPEM, err := encodePublicKey(key.Public())
+	if err != nil {
+		return err
+	}
+	if err := root.WriteFile(files[0], keyPEM, layout.ModePrivate, layout.ModePrivateDir); err != nil {
+		return err
+	}
+	if err := root.WriteFile(files[1], pubPEM, layout.ModePublic, layout.ModePrivateDir); err != nil {
+		return err
+	}
+	res.record("sa", Created, "", files...)
+	return nil
+}

@@ -1,0 +1,43 @@
+package binaries
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+)
+
+// dirLayouts are where binaries may sit under binaries.dir, in the order they
+// are looked in: the directory itself (a flat directory of the 8), a
+// Kubernetes checkout's `make` output, and the place a checkout's
+// hack/install-etcd.sh puts etcd and etcdctl.
+var dirLayouts = []string{".", "_output/bin", "third_party/etcd"}
+
+// installFromDir copies the 8 binaries from the user's directory into dest
+// after checking all their versions, so a wrong set installs nothing.
+func installFromDir(c *config.Cluster, dest string) error {
+	dir := c.Binaries.Dir
+	paths := locate(dir)
+	if err := checkPaths(paths, c); err != nil {
+		return fmt.Errorf("binaries.dir %s (looked in %v under it): %w", dir, dirLayouts, err)
+	}
+	return copyAll(paths, dest)
+}
+
+// locate maps each name to the first file of that name in dir's layouts, or
+// to dir/name when there is none (which the version check reports as missing).
+func locate(dir string) map[string]string {
+	paths := make(map[string]string, len(Names))
+	for _, name := range Names {
+		paths[name] = filepath.Join(dir, name)
+		for _, sub := range dirLayouts {
+			p := filepath.Join(dir, sub, name)
+			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+				paths[name] = p
+				break
+			}
+		}
+	}
+	return paths
+}

@@ -1,0 +1,180 @@
+package binaries
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+)
+
+// probeTimeout bounds one `--version` run; the first run of a 100 MB binary
+// from a cold page cache takes a few seconds on a busy VM.
+const probeTimeout = 30 * time.Second
+
+// probe says how a binary reports its version: the arguments that make it
+// print it, the start of the output line that carries it, and the version the
+// config wants in that line's spelling.
+type probe struct {
+	args   []string
+	prefix string
+	want   func(c *config.Cluster) string
+}
+
+var (
+	kubeProbe = probe{[]string{"--version"}, "Kubernetes ", kubernetesVersion}
+	// probes is keyed by every name in Names.
+	probes = map[string]probe{
+		"etcd":                    {[]string{"--version"}, "etcd Version: ", etcdVersion},
+		"etcdctl":                 {[]string{"version"}, "etcdctl version: ", etcdVersion},
+		"kube-apiserver":          kubeProbe,
+		"kube-controller-manager": kubeProbe,
+		"kube-scheduler":          kubeProbe,
+		"kubelet":                 kubeProbe,
+		"kube-proxy":              kubeProbe,
+		"kubectl":                 {[]string{"version", "--client"}, "Client Version: ", kubernetesVersion},
+	}
+)
+
+func kubernetesVersion(c *config.Cluster) string { return c.KubernetesVersion }
+
+// etcdVersion is etcd's own spelling: "3.7.3" for the config's "v3.7.3".
+func etcdVersion(c *config.Cluster) string { return strings.TrimPrefix(c.EtcdVersion, "v") }
+
+// Mismatch is one binary that is missing or reports another version.
+type Mismatch struct {
+	Name string
+	// Path is the file that was probed (or looked for).
+	Path string
+	Want string
+	// Found is the version the binary reports; empty when Problem says why
+	// none could be read ("is missing", "does not run (...)").
+	Found   string
+	Problem string
+}
+
+// VersionError lists every binary of a set that is missing or reports the
+// wrong version, so one run shows the whole problem.
+type VersionError struct {
+	Mismatches []Mismatch
+}
+
+// Error names each binary with what was found and what was wanted.
+func (e *VersionError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of the binaries do not match the config:", len(e.Mismatches))
+	for _, m := range e.Mismatches {
+		if m.Found != "" {
+			fmt.Fprintf(&b, "\n  %s: %s reports %s, want %s", m.Name, m.Path, m.Found, m.Want)
+		} else {
+			fmt.Fprintf(&b, "\n  %s: %s %s, want %s", m.Name, m.Path, m.Problem, m.Want)
+		}
+	}
+	b.WriteString("\nrebuild or replace them, or set kubernetesVersion/etcdVersion to what they are")
+	return b.String()
+}
+
+// CheckVersions runs every one of the 8 binaries in dir with its version flag
+// and returns a *VersionError listing each that is missing or reports a
+// version other than the config's, or nil when all match.
+func CheckVersions(dir string, c *config.Cluster) error {
+	return checkPaths(pathsIn(dir, Names), c)
+}
+
+// pathsIn maps each name to its file in dir.
+func pathsIn(dir string, names []string) map[string]string {
+	paths := make(map[string]string, len(names))
+	for _, n := range names {
+		paths[n] = filepath.Join(dir, n)
+	}
+	return paths
+}
+
+// checkPaths probes each binary of paths (name to file), in Names order.
+func checkPaths(paths map[string]string, c *config.Cluster) error {
+	var bad []Mismatch
+	for _, name := range Names {
+		path, ok := paths[name]
+		if !ok {
+			continue
+		}
+		p := probes[name]
+		want := p.want(c)
+		if found, problem := p.run(path); found != want {
+			bad = append(bad, Mismatch{Name: name, Path: path, Want: want, Found: found, Problem: problem})
+		}
+	}
+	if len(bad) > 0 {
+		return &VersionError{Mismatches: bad}
+	}
+	return nil
+}
+
+// run returns the version the binary at path reports, or the problem that
+// kept it from reporting one.
+func (p probe) run(path string) (version, problem string) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return "", "is missing"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	cmdline := filepath.Base(path) + " " + strings.Join(p.args, " ")
+	out, err := exec.CommandContext(ctx, path, p.args...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Sprintf("does not run (%s: %v%s)", cmdline, err, firstLine(out))
+	}
+	if v, ok := p.parse(out); ok {
+		return v, ""
+	}
+	return "", fmt.Sprintf("prints no %q line (%s%s)", p.prefix+"...", cmdline, firstLine(out))
+}
+
+// parse finds the version on the output line that starts with the prefix.
+func (p probe) parse(out []byte) (string, bool) {
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), p.prefix); ok {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}
+
+// firstLine returns ": " and the first line of a command's output, or
+// nothing when it printed nothing.
+func firstLine(out []byte) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	if line == "" {
+		return ""
+	}
+	return ": " + line
+}
+
+// release is a version string taken apart: v1.37.2 or v1.37.0-rc.1.
+type release struct {
+	major, minor, patch, pre string
+}
+
+var releaseRE = regexp.MustCompile(`^v(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?$`)
+
+func parseRelease(v string) (release, error) {
+	m := releaseRE.FindStringSubmatch(v)
+	if m == nil {
+		return release{}, fmt.Errorf("version %q is not of the form v1.37.2", v)
+	}
+	return release{major: m[1], minor: m[2], patch: m[3], pre: m[4]}, nil
+}
+
+// staging is the version the Kubernetes staging modules (k8s.io/api...) are
+// tagged with for this Kubernetes release: v1.37.2 -> v0.37.2.
+func (r release) staging() string {
+	return "v0." + r.minor + "." + r.patch + r.pre
+}

@@ -1,0 +1,64 @@
+package componentconfig
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
+	"k8s.io/utils/ptr"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/layout"
+	"github.com/k8s-single/k8s-single/internal/units"
+)
+
+// resolv.conf files the kubelet hands to pods with dnsPolicy Default.
+const (
+	resolvConf         = "/etc/resolv.conf"
+	resolvedResolvConf = "/run/systemd/resolve/resolv.conf"
+)
+
+// kubeletConfiguration is the kubelet's config file, with the CIS 4.2
+// settings: no anonymous requests, webhook authentication and authorization,
+// client certs checked against the cluster CA, no read-only port (the
+// v1beta1 default, 0, which omitempty leaves out of the file), client cert
+// rotation, our serving cert (with IP SANs) instead of TLS bootstrap, strong
+// TLS. Fields not set keep the kubelet's defaults.
+func kubeletConfiguration(c *config.Cluster, h units.Host) (*kubeletv1beta1.KubeletConfiguration, error) {
+	if h.CgroupDriver != "systemd" && h.CgroupDriver != "cgroupfs" {
+		return nil, fmt.Errorf("render kubelet config: cgroup driver %q is not resolved; want systemd or cgroupfs", h.CgroupDriver)
+	}
+	k := &kubeletv1beta1.KubeletConfiguration{
+		TypeMeta: metav1.TypeMeta{APIVersion: kubeletv1beta1.SchemeGroupVersion.String(), Kind: "KubeletConfiguration"},
+		Authentication: kubeletv1beta1.KubeletAuthentication{
+			Anonymous: kubeletv1beta1.KubeletAnonymousAuthentication{Enabled: ptr.To(false)},
+			Webhook:   kubeletv1beta1.KubeletWebhookAuthentication{Enabled: ptr.To(true)},
+			X509:      kubeletv1beta1.KubeletX509Authentication{ClientCAFile: layout.Cert("ca")},
+		},
+		Authorization:            kubeletv1beta1.KubeletAuthorization{Mode: kubeletv1beta1.KubeletAuthorizationModeWebhook},
+		ReadOnlyPort:             0,
+		RotateCertificates:       true,
+		ServerTLSBootstrap:       false,
+		TLSCertFile:              layout.Cert("kubelet"),
+		TLSPrivateKeyFile:        layout.Key("kubelet"),
+		TLSMinVersion:            units.TLSMinVersion,
+		TLSCipherSuites:          units.TLSCipherSuites,
+		ClusterDNS:               []string{c.Network.ClusterDNS},
+		ClusterDomain:            c.Network.DNSDomain,
+		CgroupDriver:             h.CgroupDriver,
+		ProtectKernelDefaults:    false,
+		ContainerRuntimeEndpoint: ContainerRuntimeEndpoint,
+		// Air-gapped nodes: with any other policy a failed pull leaves a
+		// record that makes the kubelet re-pull images it already has.
+		ImagePullCredentialsVerificationPolicy: kubeletv1beta1.NeverVerify,
+		ResolverConfig:                         ptr.To(resolvConf),
+	}
+	if h.SystemdResolved {
+		k.ResolverConfig = ptr.To(resolvedResolvConf)
+	}
+	if h.CgroupV1 {
+		// The kubelet refuses cgroup v1 hosts since 1.35 unless told not to.
+		k.FailCgroupV1 = ptr.To(false)
+	}
+	return k, nil
+}

@@ -1,0 +1,261 @@
+package units
+
+import (
+	"maps"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/layout"
+)
+
+// daemon is one component's unit metadata and command-line flags.
+type daemon struct {
+	name          string
+	description   string
+	documentation string
+	after         []string
+	wants         []string
+	requires      []string
+	// notify is true for daemons that send sd_notify READY=1 (Type=notify).
+	notify bool
+	// flags returns flag name (without "--") to value.
+	flags func(c *config.Cluster) map[string]string
+}
+
+const (
+	networkOnline = "network-online.target"
+	apiserverUnit = "kube-apiserver.service"
+	// TLSMinVersion is the lowest TLS version the Kubernetes servers accept.
+	TLSMinVersion = "VersionTLS12"
+)
+
+// TLSCipherSuites are the TLS 1.2 suites the Kubernetes servers offer: ECDHE
+// with AES-GCM or ChaCha20-Poly1305 for both ECDSA and RSA keys, the set both
+// CIS checks (apiserver 1.2.29, kubelet 4.2.12) accept.
+var TLSCipherSuites = []string{
+	"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+	"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+	"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+	"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+	"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+	"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+}
+
+// daemons in start order.
+var daemons = []daemon{
+	{
+		name:          "etcd",
+		description:   "etcd key-value store (k8s-single)",
+		documentation: "https://etcd.io/docs/v3.7/op-guide/configuration/",
+		after:         []string{networkOnline},
+		wants:         []string{networkOnline},
+		notify:        true,
+		flags:         etcdFlags,
+	},
+	{
+		name:          "kube-apiserver",
+		description:   "Kubernetes API server (k8s-single)",
+		documentation: kubernetesDoc("kube-apiserver"),
+		after:         []string{networkOnline, "etcd.service"},
+		wants:         []string{networkOnline, "etcd.service"},
+		notify:        true,
+		flags:         apiserverFlags,
+	},
+	{
+		name:          "kube-controller-manager",
+		description:   "Kubernetes controller manager (k8s-single)",
+		documentation: kubernetesDoc("kube-controller-manager"),
+		after:         []string{apiserverUnit},
+		wants:         []string{apiserverUnit},
+		flags:         controllerManagerFlags,
+	},
+	{
+		name:          "kube-scheduler",
+		description:   "Kubernetes scheduler (k8s-single)",
+		documentation: kubernetesDoc("kube-scheduler"),
+		after:         []string{apiserverUnit},
+		wants:         []string{apiserverUnit},
+		flags:         schedulerFlags,
+	},
+	{
+		name:          "kubelet",
+		description:   "Kubernetes node agent (k8s-single)",
+		documentation: kubernetesDoc("kubelet"),
+		after:         []string{networkOnline, "containerd.service"},
+		wants:         []string{networkOnline},
+		requires:      []string{"containerd.service"},
+		flags:         kubeletFlags,
+	},
+	{
+		name:          "kube-proxy",
+		description:   "Kubernetes Service proxy (k8s-single)",
+		documentation: kubernetesDoc("kube-proxy"),
+		after:         []string{networkOnline},
+		wants:         []string{networkOnline},
+		flags:         kubeProxyFlags,
+	},
+}
+
+func kubernetesDoc(binary string) string {
+	return "https://kubernetes.io/docs/reference/command-line-tools-reference/" + binary + "/"
+}
+
+// etcdFlags: mutual TLS for clients and peers with etcd's own CA, no
+// auto-TLS, listening on loopback and the node IP only (CIS 2.1-2.7).
+func etcdFlags(c *config.Cluster) map[string]string {
+	local := httpsURL("127.0.0.1", c.Etcd.ClientPort)
+	client := httpsURL(c.Node.Address, c.Etcd.ClientPort)
+	peer := httpsURL(c.Node.Address, c.Etcd.PeerPort)
+	return map[string]string{
+		"name":                        c.Node.Name,
+		"data-dir":                    c.Etcd.DataDir,
+		"listen-client-urls":          local + "," + client,
+		"advertise-client-urls":       client,
+		"listen-peer-urls":            peer,
+		"initial-advertise-peer-urls": peer,
+		"initial-cluster":             c.Node.Name + "=" + peer,
+		"client-cert-auth":            "true",
+		"trusted-ca-file":             layout.Cert("etcd/ca"),
+		"cert-file":                   layout.Cert("etcd/server"),
+		"key-file":                    layout.Key("etcd/server"),
+		"auto-tls":                    "false",
+		"peer-client-cert-auth":       "true",
+		"peer-trusted-ca-file":        layout.Cert("etcd/ca"),
+		"peer-cert-file":              layout.Cert("etcd/peer"),
+		"peer-key-file":               layout.Key("etcd/peer"),
+		"peer-auto-tls":               "false",
+		"listen-metrics-urls":         "http://127.0.0.1:2381",
+		"snapshot-count":              "10000",
+	}
+}
+
+// apiserverFlags follows kubeadm's command line plus the CIS 1.2 settings:
+// no anonymous requests, Node,RBAC, NodeRestriction, no profiling, a rotated
+// audit log, Secrets encrypted at rest, kubelet serving certs verified, and
+// the front-proxy flags the aggregation layer (metrics-server) needs.
+func apiserverFlags(c *config.Cluster) map[string]string {
+	flags := map[string]string{
+		"advertise-address":                       c.Node.Address,
+		"secure-port":                             strconv.Itoa(c.APIServer.Port),
+		"allow-privileged":                        "true",
+		"anonymous-auth":                          "false",
+		"authorization-mode":                      "Node,RBAC",
+		"enable-admission-plugins":                "NodeRestriction",
+		"profiling":                               "false",
+		"audit-log-path":                          layout.AuditLog,
+		"audit-log-maxage":                        "30",
+		"audit-log-maxbackup":                     "10",
+		"audit-log-maxsize":                       "100",
+		"audit-policy-file":                       layout.AuditPolicy,
+		"encryption-provider-config":              layout.EncryptionConfig,
+		"client-ca-file":                          layout.Cert("ca"),
+		"tls-cert-file":                           layout.Cert("apiserver"),
+		"tls-private-key-file":                    layout.Key("apiserver"),
+		"kubelet-client-certificate":              layout.Cert("apiserver-kubelet-client"),
+		"kubelet-client-key":                      layout.Key("apiserver-kubelet-client"),
+		"kubelet-certificate-authority":           layout.Cert("ca"),
+		"kubelet-preferred-address-types":         "InternalIP,Hostname",
+		"etcd-servers":                            httpsURL("127.0.0.1", c.Etcd.ClientPort),
+		"etcd-cafile":                             layout.Cert("etcd/ca"),
+		"etcd-certfile":                           layout.Cert("apiserver-etcd-client"),
+		"etcd-keyfile":                            layout.Key("apiserver-etcd-client"),
+		"service-account-issuer":                  "https://kubernetes.default.svc." + c.Network.DNSDomain,
+		"service-account-key-file":                layout.ServiceAccountPubKey,
+		"service-account-signing-key-file":        layout.ServiceAccountKey,
+		"service-account-extend-token-expiration": "false",
+		"service-cluster-ip-range":                c.Network.ServiceCIDR,
+		"requestheader-client-ca-file":            layout.Cert("front-proxy-ca"),
+		"requestheader-allowed-names":             "front-proxy-client",
+		"requestheader-username-headers":          "X-Remote-User",
+		"requestheader-group-headers":             "X-Remote-Group",
+		"requestheader-extra-headers-prefix":      "X-Remote-Extra-",
+		"proxy-client-cert-file":                  layout.Cert("front-proxy-client"),
+		"proxy-client-key-file":                   layout.Key("front-proxy-client"),
+	}
+	return merge(flags, tlsFlags())
+}
+
+// controllerManagerFlags: CIS 1.3, Node CIDR allocation for the bridge CNI,
+// and the cluster CA to sign kubelet CSRs. Leader election is off: one
+// instance runs under systemd, and without it a restart need not wait for the
+// old lease to expire (~15 s) nor write a Lease every 2 s.
+func controllerManagerFlags(c *config.Cluster) map[string]string {
+	flags := map[string]string{
+		"client-ca-file":                   layout.Cert("ca"),
+		"requestheader-client-ca-file":     layout.Cert("front-proxy-ca"),
+		"use-service-account-credentials":  "true",
+		"service-account-private-key-file": layout.ServiceAccountKey,
+		"root-ca-file":                     layout.Cert("ca"),
+		"cluster-signing-cert-file":        layout.Cert("ca"),
+		"cluster-signing-key-file":         layout.Key("ca"),
+		"allocate-node-cidrs":              "true",
+		"cluster-cidr":                     c.Network.PodCIDR,
+		"service-cluster-ip-range":         c.Network.ServiceCIDR,
+		"controllers":                      "*,bootstrapsigner,tokencleaner",
+		"terminated-pod-gc-threshold":      "10",
+	}
+	return merge(flags, controlPlaneClientFlags("controller-manager"), tlsFlags())
+}
+
+// schedulerFlags: CIS 1.4; leader election off as for the controller-manager.
+func schedulerFlags(*config.Cluster) map[string]string {
+	return merge(controlPlaneClientFlags("scheduler"), tlsFlags())
+}
+
+// controlPlaneClientFlags are the flags the controller-manager and the
+// scheduler share: their kubeconfig for everything, loopback-only serving,
+// no profiling, no leader election.
+func controlPlaneClientFlags(kubeconfig string) map[string]string {
+	conf := layout.Kubeconfig(kubeconfig)
+	return map[string]string{
+		"kubeconfig":                conf,
+		"authentication-kubeconfig": conf,
+		"authorization-kubeconfig":  conf,
+		"bind-address":              "127.0.0.1",
+		"profiling":                 "false",
+		"leader-elect":              "false",
+	}
+}
+
+// kubeletFlags keep only what cannot go into the KubeletConfiguration file:
+// the flag of every config-file field (--container-runtime-endpoint too) is
+// deprecated.
+func kubeletFlags(c *config.Cluster) map[string]string {
+	return map[string]string{
+		"config":            layout.KubeletConfig,
+		"kubeconfig":        layout.Kubeconfig("kubelet"),
+		"node-ip":           c.Node.Address,
+		"hostname-override": c.Node.Name,
+	}
+}
+
+// kubeProxyFlags: everything else is in the KubeProxyConfiguration file.
+func kubeProxyFlags(c *config.Cluster) map[string]string {
+	return map[string]string{
+		"config":            layout.KubeProxyConfig,
+		"hostname-override": c.Node.Name,
+	}
+}
+
+// tlsFlags restrict the Kubernetes control-plane servers to strong TLS.
+func tlsFlags() map[string]string {
+	return map[string]string{
+		"tls-min-version":   TLSMinVersion,
+		"tls-cipher-suites": strings.Join(TLSCipherSuites, ","),
+	}
+}
+
+func httpsURL(host string, port int) string {
+	return "https://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// merge returns one map holding every entry of ms.
+func merge(ms ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range ms {
+		maps.Copy(out, m)
+	}
+	return out
+}

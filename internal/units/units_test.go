@@ -1,0 +1,261 @@
+package units
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/coreos/go-systemd/v22/unit"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/layout"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files (and, when the binaries are present, the --help flag lists) in testdata")
+
+func testCluster(t *testing.T) *config.Cluster {
+	t.Helper()
+	c := config.Default(config.HostFacts{Hostname: "node-1", DefaultRouteAddress: "192.168.56.10"})
+	if err := c.Validate(); err != nil {
+		t.Fatalf("test cluster: %v", err)
+	}
+	return c
+}
+
+func renderUnits(t *testing.T, c *config.Cluster) []File {
+	t.Helper()
+	files, err := RenderUnits(c)
+	if err != nil {
+		t.Fatalf("RenderUnits: %v", err)
+	}
+	return files
+}
+
+// golden compares data with testdata/name, or rewrites it under -update.
+func golden(t *testing.T, name string, data []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/units -update)", err)
+	}
+	if !bytes.Equal(data, want) {
+		t.Errorf("%s differs from the golden file; if the change is intended, run go test ./internal/units -update\n--- got\n%s", path, data)
+	}
+}
+
+func TestRenderUnitsGolden(t *testing.T) {
+	for _, f := range renderUnits(t, testCluster(t)) {
+		golden(t, filepath.Base(f.Path), f.Data)
+	}
+}
+
+func TestRenderUnitsShape(t *testing.T) {
+	c := testCluster(t)
+	files := renderUnits(t, c)
+	comps := Components(c)
+	if len(files) != len(comps) {
+		t.Fatalf("%d files for %d components", len(files), len(comps))
+	}
+	for i, f := range files {
+		comp := comps[i]
+		t.Run(comp.Name, func(t *testing.T) {
+			if f.Path != layout.Unit(comp.Name) || filepath.Base(f.Path) != comp.Unit {
+				t.Errorf("path %s, want %s named %s", f.Path, layout.Unit(comp.Name), comp.Unit)
+			}
+			if f.Mode != 0o600 {
+				t.Errorf("mode %o, want 600", f.Mode)
+			}
+			opts, err := unit.DeserializeOptions(bytes.NewReader(f.Data))
+			if err != nil {
+				t.Fatalf("deserialize: %v", err)
+			}
+			for _, want := range []string{
+				"Unit/Description", "Unit/Documentation", "Unit/StartLimitIntervalSec=0",
+				"Service/ExecStart", "Service/Restart=always", "Service/RestartSec=2",
+				"Service/LimitNOFILE=1048576", "Install/WantedBy=multi-user.target",
+			} {
+				if !hasOption(opts, want) {
+					t.Errorf("no %s in\n%s", want, f.Data)
+				}
+			}
+			argv, env, err := ParseExecStart(f.Data)
+			if err != nil {
+				t.Fatalf("ParseExecStart: %v", err)
+			}
+			if !slices.Equal(argv, comp.Args) || len(env) != 0 {
+				t.Errorf("ParseExecStart = %q, %q; want %q and no environment", argv, env, comp.Args)
+			}
+		})
+	}
+}
+
+// hasOption matches "Section/Name" (any value) or "Section/Name=value".
+func hasOption(opts []*unit.UnitOption, want string) bool {
+	key, value, withValue := strings.Cut(want, "=")
+	return slices.ContainsFunc(opts, func(o *unit.UnitOption) bool {
+		return o.Section+"/"+o.Name == key && (!withValue || o.Value == value)
+	})
+}
+
+func TestUnitDependencies(t *testing.T) {
+	files := renderUnits(t, testCluster(t))
+	want := map[string][]string{
+		"etcd.service":                    {"Service/Type=notify", "Unit/After=network-online.target", "Unit/Wants=network-online.target"},
+		"kube-apiserver.service":          {"Service/Type=notify", "Unit/After=network-online.target etcd.service"},
+		"kube-controller-manager.service": {"Unit/After=kube-apiserver.service"},
+		"kube-scheduler.service":          {"Unit/After=kube-apiserver.service"},
+		"kubelet.service":                 {"Unit/After=network-online.target containerd.service", "Unit/Requires=containerd.service"},
+		"kube-proxy.service":              {"Unit/After=network-online.target"},
+	}
+	for _, f := range files {
+		opts, err := unit.DeserializeOptions(bytes.NewReader(f.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want[filepath.Base(f.Path)] {
+			if !hasOption(opts, w) {
+				t.Errorf("%s: no %s", f.Path, w)
+			}
+		}
+	}
+}
+
+func TestComponents(t *testing.T) {
+	c := testCluster(t)
+	var names []string
+	for _, comp := range Components(c) {
+		names = append(names, comp.Name)
+		if comp.Unit != comp.Name+".service" {
+			t.Errorf("%s: unit %s", comp.Name, comp.Unit)
+		}
+		if comp.Args[0] != "/opt/kubernetes/bin/"+comp.Name {
+			t.Errorf("%s: binary %s", comp.Name, comp.Args[0])
+		}
+		flags := comp.Args[1:]
+		if !slices.IsSorted(flags) {
+			t.Errorf("%s: flags not sorted: %q", comp.Name, flags)
+		}
+		if len(slices.Compact(slices.Clone(flags))) != len(flags) {
+			t.Errorf("%s: repeated flag in %q", comp.Name, flags)
+		}
+	}
+	want := []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"}
+	if !slices.Equal(names, want) {
+		t.Errorf("components %q, want %q", names, want)
+	}
+}
+
+// flagsOf returns a component's flags as name -> value.
+func flagsOf(t *testing.T, c *config.Cluster, name string) map[string]string {
+	t.Helper()
+	for _, comp := range Components(c) {
+		if comp.Name != name {
+			continue
+		}
+		flags := map[string]string{}
+		for _, a := range comp.Args[1:] {
+			k, v, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+			if !ok || !strings.HasPrefix(a, "--") {
+				t.Fatalf("%s: argument %q is not --name=value", name, a)
+			}
+			flags[k] = v
+		}
+		return flags
+	}
+	t.Fatalf("no component %s", name)
+	return nil
+}
+
+// TestSecurityFlags pins the CIS Kubernetes Benchmark settings flag by flag,
+// independently of the golden files.
+func TestSecurityFlags(t *testing.T) {
+	c := testCluster(t)
+	pki := layout.PKIDir + "/"
+	want := map[string]map[string]string{
+		"etcd": {
+			"client-cert-auth": "true", "peer-client-cert-auth": "true",
+			"auto-tls": "false", "peer-auto-tls": "false",
+			"trusted-ca-file": pki + "etcd/ca.crt", "peer-trusted-ca-file": pki + "etcd/ca.crt",
+			"cert-file": pki + "etcd/server.crt", "key-file": pki + "etcd/server.key",
+			"peer-cert-file": pki + "etcd/peer.crt", "peer-key-file": pki + "etcd/peer.key",
+			"listen-client-urls":  "https://127.0.0.1:2379,https://192.168.56.10:2379",
+			"listen-peer-urls":    "https://192.168.56.10:2380",
+			"initial-cluster":     "node-1=https://192.168.56.10:2380",
+			"listen-metrics-urls": "http://127.0.0.1:2381",
+			"snapshot-count":      "10000",
+			"data-dir":            "/var/lib/etcd",
+		},
+		"kube-apiserver": {
+			"anonymous-auth": "false", "authorization-mode": "Node,RBAC",
+			"enable-admission-plugins": "NodeRestriction", "profiling": "false",
+			"audit-log-path": layout.AuditLog, "audit-log-maxage": "30",
+			"audit-log-maxbackup": "10", "audit-log-maxsize": "100",
+			"audit-policy-file":             layout.AuditPolicy,
+			"encryption-provider-config":    layout.EncryptionConfig,
+			"kubelet-certificate-authority": pki + "ca.crt",
+			"kubelet-client-certificate":    pki + "apiserver-kubelet-client.crt",
+			"kubelet-client-key":            pki + "apiserver-kubelet-client.key",
+			"client-ca-file":                pki + "ca.crt",
+			"tls-cert-file":                 pki + "apiserver.crt", "tls-private-key-file": pki + "apiserver.key",
+			"etcd-servers": "https://127.0.0.1:2379", "etcd-cafile": pki + "etcd/ca.crt",
+			"etcd-certfile": pki + "apiserver-etcd-client.crt", "etcd-keyfile": pki + "apiserver-etcd-client.key",
+			"service-account-issuer":                  "https://kubernetes.default.svc.cluster.local",
+			"service-account-key-file":                pki + "sa.pub",
+			"service-account-signing-key-file":        pki + "sa.key",
+			"service-account-extend-token-expiration": "false",
+			"requestheader-client-ca-file":            pki + "front-proxy-ca.crt",
+			"proxy-client-cert-file":                  pki + "front-proxy-client.crt",
+			"advertise-address":                       "192.168.56.10",
+			"tls-min-version":                         "VersionTLS12",
+		},
+		"kube-controller-manager": {
+			"profiling": "false", "bind-address": "127.0.0.1", "use-service-account-credentials": "true",
+			"service-account-private-key-file": pki + "sa.key", "root-ca-file": pki + "ca.crt",
+			"cluster-signing-cert-file": pki + "ca.crt", "cluster-signing-key-file": pki + "ca.key",
+			"terminated-pod-gc-threshold": "10", "allocate-node-cidrs": "true", "cluster-cidr": "10.244.0.0/16",
+			"kubeconfig": "/etc/kubernetes/controller-manager.conf", "leader-elect": "false",
+		},
+		"kube-scheduler": {
+			"profiling": "false", "bind-address": "127.0.0.1",
+			"kubeconfig": "/etc/kubernetes/scheduler.conf", "leader-elect": "false",
+		},
+		"kubelet": {
+			"config": layout.KubeletConfig, "kubeconfig": "/etc/kubernetes/kubelet.conf",
+			"node-ip": "192.168.56.10", "hostname-override": "node-1",
+		},
+		"kube-proxy": {"config": layout.KubeProxyConfig, "hostname-override": "node-1"},
+	}
+	for name, flags := range want {
+		got := flagsOf(t, c, name)
+		for k, v := range flags {
+			if got[k] != v {
+				t.Errorf("%s --%s=%q, want %q", name, k, got[k], v)
+			}
+		}
+	}
+	for _, forbidden := range []string{"token-auth-file", "enable-bootstrap-token-auth", "disable-admission-plugins", "insecure-port"} {
+		if v, ok := flagsOf(t, c, "kube-apiserver")[forbidden]; ok {
+			t.Errorf("kube-apiserver --%s=%s must not be set", forbidden, v)
+		}
+	}
+}
+
+func TestIPv6NodeAddressIsBracketed(t *testing.T) {
+	c := testCluster(t)
+	c.Node.Address = "fd00::10"
+	got := flagsOf(t, c, "etcd")["advertise-client-urls"]
+	if got != "https://[fd00::10]:2379" {
+		t.Errorf("advertise-client-urls %q", got)
+	}
+}

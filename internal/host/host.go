@@ -53,6 +53,7 @@ func WriteFileAtomic(path string, data []byte, mode, dirMode os.FileMode) error 
 	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
+	removeStaleTemps(dir, filepath.Base(path))
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -82,6 +83,15 @@ func WriteFileAtomic(path string, data []byte, mode, dirMode os.FileMode) error 
 	}
 	failpoint("after-write")
 	return nil
+}
+
+// removeStaleTemps deletes temp files an earlier, killed write of the same
+// file left behind; they were never renamed, so nothing refers to them.
+func removeStaleTemps(dir, base string) {
+	stale, _ := filepath.Glob(filepath.Join(dir, "."+base+".tmp-*"))
+	for _, p := range stale {
+		os.Remove(p)
+	}
 }
 
 func syncDir(dir string) error {

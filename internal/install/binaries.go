@@ -1,0 +1,29 @@
+package install
+
+import (
+	"fmt"
+
+	"github.com/k8s-single/k8s-single/internal/binaries"
+	"github.com/k8s-single/k8s-single/internal/phases"
+)
+
+// Binaries puts the 8 binaries into the install dir, built from source,
+// copied from a directory or downloaded, and checks their versions.
+func Binaries() phases.Phase {
+	return phases.Phase{
+		Name:  "binaries",
+		Short: "put etcd, etcdctl and the 6 Kubernetes binaries into the install dir",
+		Inputs: func(c *phases.Context) any {
+			b := c.Config.Binaries
+			return []string{c.Config.KubernetesVersion, c.Config.EtcdVersion, b.Source, b.InstallDir, b.Dir, b.DownloadURL, b.EtcdDownloadURL}
+		},
+		Start: func(c *phases.Context) error {
+			paths, err := binaries.Install(c, c.Root, c.Config, c.Out())
+			c.Track(paths...)
+			return err
+		},
+		Plan: func(c *phases.Context) []string {
+			return []string{fmt.Sprintf("put %d binaries into %s (source: %s)", len(binaries.Names), c.Config.Binaries.InstallDir, c.Config.Binaries.Source)}
+		},
+	}
+}

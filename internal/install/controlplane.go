@@ -1,0 +1,128 @@
+package install
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/k8s-single/k8s-single/internal/componentconfig"
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/host"
+	"github.com/k8s-single/k8s-single/internal/kube"
+	"github.com/k8s-single/k8s-single/internal/layout"
+	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/probe"
+)
+
+// controlPlaneComponents start in this order.
+var controlPlaneComponents = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+
+// healthTimeout bounds the wait for a started component to be healthy.
+const healthTimeout = 3 * time.Minute
+
+// ControlPlane installs the apiserver, controller-manager and scheduler,
+// starts them, waits for health and bootstraps the RBAC the cluster needs.
+func ControlPlane() phases.Phase {
+	return phases.Phase{
+		Name:      "control-plane",
+		Short:     "install and start kube-apiserver, kube-controller-manager, kube-scheduler",
+		DependsOn: []string{"binaries", "certs", "kubeconfigs", "etcd"},
+		Inputs: func(c *phases.Context) any {
+			fs, err := controlPlaneFiles(c.Root, c.Config)
+			if err != nil {
+				return err.Error()
+			}
+			// The encryption key is random until first written: hash the
+			// provider, not the key, or the first re-run would differ.
+			d := fs.digests()
+			d[layout.EncryptionConfig] = c.Config.APIServer.EncryptionProvider
+			return d
+		},
+		Render: func(c *phases.Context) error {
+			fs, err := controlPlaneFiles(c.Root, c.Config)
+			if err != nil {
+				return err
+			}
+			return fs.write(c)
+		},
+		Start: func(c *phases.Context) error {
+			if err := c.Root.MkdirAll(layout.AuditLogDir, layout.ModePrivateDir); err != nil {
+				return err
+			}
+			return startUnits(c, unitNames(controlPlaneComponents)...)
+		},
+		Verify: verifyControlPlane,
+		Plan:   planStart(unitNames(controlPlaneComponents)...),
+	}
+}
+
+func unitNames(components []string) []string {
+	out := make([]string, len(components))
+	for i, n := range components {
+		out[i] = n + ".service"
+	}
+	return out
+}
+
+// controlPlaneFiles are the apiserver's audit policy and encryption config
+// (its key kept from an earlier run) and the three units.
+func controlPlaneFiles(root host.Root, c *config.Cluster) (files, error) {
+	existing, err := root.ReadFile(layout.EncryptionConfig)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", layout.EncryptionConfig, err)
+	}
+	configs, err := componentconfig.Render(c, HostFacts(c), existing, rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	var out files
+	for _, f := range configs {
+		if f.Path == layout.AuditPolicy || f.Path == layout.EncryptionConfig {
+			out = append(out, f)
+		}
+	}
+	us, err := unitFiles(c, controlPlaneComponents...)
+	return append(out, us...), err
+}
+
+// ControlPlaneEndpoints are the health URLs of the control plane: the
+// apiserver's /readyz with the admin client cert (anonymous auth is off), and
+// the controller-manager's and scheduler's /healthz on loopback.
+func ControlPlaneEndpoints(root host.Root, c *config.Cluster) []probe.Endpoint {
+	return []probe.Endpoint{
+		{
+			Name:     "kube-apiserver /readyz",
+			URL:      "https://" + net.JoinHostPort(c.Node.Address, strconv.Itoa(c.APIServer.Port)) + "/readyz",
+			CAFile:   root.Path(layout.Cert("ca")),
+			CertFile: root.Path(layout.Cert("admin")),
+			KeyFile:  root.Path(layout.Key("admin")),
+		},
+		{Name: "kube-controller-manager /healthz", URL: "https://127.0.0.1:10257/healthz"},
+		{Name: "kube-scheduler /healthz", URL: "https://127.0.0.1:10259/healthz"},
+	}
+}
+
+// verifyControlPlane waits for every endpoint, then applies bootstrap RBAC as
+// super-admin (admin.conf has no rights until its binding exists).
+func verifyControlPlane(c *phases.Context) error {
+	for _, e := range ControlPlaneEndpoints(c.Root, c.Config) {
+		took, err := e.WaitOK(c, healthTimeout, c.Out())
+		if err != nil {
+			return err
+		}
+		c.Printf("%s ok after %s", e.Name, took.Round(time.Millisecond))
+	}
+	cs, err := kube.NewClient(c.Root.Path(layout.Kubeconfig("super-admin")))
+	if err != nil {
+		return err
+	}
+	if err := kube.BootstrapRBAC(c, cs); err != nil {
+		return err
+	}
+	c.Printf("bootstrap RBAC applied: kubeadm:cluster-admins, node certificate rotation")
+	return nil
+}

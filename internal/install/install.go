@@ -1,0 +1,65 @@
+// Package install composes the phases of a k8s-single install, kubeadm-style:
+// one file per phase, each returning a phases.Phase value, and Phases() the
+// ordered list the CLI derives its commands from. It owns the wiring between
+// the config and the packages that do the work, not the work itself.
+package install
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/host"
+	"github.com/k8s-single/k8s-single/internal/phases"
+)
+
+// ConfigPath is where up keeps a copy of the user's config file, so later
+// commands (certs renew, etcd health) read the same one without flags.
+const ConfigPath = "/etc/k8s-single/config.yaml"
+
+// LoadConfig reads the config: the file given, else the copy up kept under
+// root, else the defaults; host facts fill what is left.
+func LoadConfig(root host.Root, path string) (*config.Cluster, error) {
+	if path == "" {
+		if _, err := os.Stat(root.Path(ConfigPath)); err == nil {
+			path = root.Path(ConfigPath)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	return config.Load(path, config.DetectHost())
+}
+
+// KeepConfig stores the user's config file under root for later commands.
+func KeepConfig(root host.Root, path string) error {
+	if path == "" || path == root.Path(ConfigPath) {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return root.WriteFile(ConfigPath, data, 0o600, 0o755)
+}
+
+// Version is k8s-single's own version, set at link time.
+var Version = "dev"
+
+// NewRunner returns the runner over every phase for root.
+func NewRunner(root host.Root, out io.Writer, verbose bool) *phases.Runner {
+	return &phases.Runner{Phases: Phases(), Root: root, Out: out, Verbose: verbose, Version: Version}
+}
+
+// Phases is the install, in order.
+func Phases() []phases.Phase {
+	return []phases.Phase{
+		Preflight(),
+		Binaries(),
+		Certs(),
+		Kubeconfigs(),
+		Etcd(),
+		ControlPlane(),
+	}
+}

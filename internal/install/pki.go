@@ -1,0 +1,67 @@
+package install
+
+import (
+	"os"
+	"time"
+
+	"github.com/k8s-single/k8s-single/internal/certs"
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/kubeconfig"
+	"github.com/k8s-single/k8s-single/internal/phases"
+)
+
+// CertParams derives the PKI parameters from the config and this host.
+func CertParams(c *config.Cluster) certs.Params {
+	hostname, _ := os.Hostname()
+	return certs.ParamsFromConfig(c, hostname, ipv6Enabled())
+}
+
+// ipv6Enabled reports whether the kernel has IPv6 (so ::1 belongs in SANs).
+func ipv6Enabled() bool {
+	st, err := os.Stat("/proc/net/if_inet6")
+	return err == nil && st.Size() >= 0
+}
+
+// Certs makes the CAs and every component certificate.
+func Certs() phases.Phase {
+	return phases.Phase{
+		Name:   "certs",
+		Short:  "make the CAs and every component certificate (cfssl)",
+		Inputs: func(c *phases.Context) any { return CertParams(c.Config) },
+		Render: func(c *phases.Context) error {
+			res, err := certs.Ensure(c.Root, CertParams(c.Config), time.Now())
+			if err != nil {
+				return err
+			}
+			c.Track(res.Files...)
+			counts := map[certs.Action]int{}
+			for name, a := range res.Actions {
+				counts[a]++
+				c.Detailf("%-9s %s", a, name)
+			}
+			c.Printf("%d created, %d re-signed, %d kept", counts["created"], counts["re-signed"], counts["kept"])
+			return nil
+		},
+	}
+}
+
+// Kubeconfigs writes the kubeconfig of every client identity.
+func Kubeconfigs() phases.Phase {
+	return phases.Phase{
+		Name:      "kubeconfigs",
+		Short:     "write admin, super-admin, controller-manager, scheduler, kubelet, kube-proxy kubeconfigs",
+		DependsOn: []string{"certs"},
+		Inputs: func(c *phases.Context) any {
+			return struct {
+				Address string
+				Port    int
+				Node    string
+			}{c.Config.Node.Address, c.Config.APIServer.Port, c.Config.Node.Name}
+		},
+		Render: func(c *phases.Context) error {
+			files, err := kubeconfig.Ensure(c.Root, c.Config)
+			c.Track(files...)
+			return err
+		},
+	}
+}

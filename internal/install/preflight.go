@@ -1,0 +1,56 @@
+package install
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/preflight"
+)
+
+// Preflight checks the host; a dry run reports failures without stopping.
+func Preflight() phases.Phase {
+	return phases.Phase{
+		Name:  "preflight",
+		Short: "check the host: root, systemd, swap, cgroups, ports, tools",
+		Render: func(c *phases.Context) error {
+			h := preflight.RealHost()
+			h.PortsInUseByUs = portsHeldByUs(c)
+			report := preflight.Run(h, c.Config)
+			var failed []string
+			for _, r := range report {
+				switch {
+				case r.OK:
+					c.Detailf("ok      %s: %s", r.Name, r.Found)
+				default:
+					c.Printf("%-7s %s: %s; fix: %s", r.Severity, r.Name, r.Found, r.Fix)
+					if r.Severity == preflight.Error {
+						failed = append(failed, r.Name)
+					}
+				}
+			}
+			if len(failed) > 0 && !c.DryRun {
+				return fmt.Errorf("%d preflight checks failed (%s); fix them and run again", len(failed), strings.Join(failed, ", "))
+			}
+			return nil
+		},
+	}
+}
+
+// portsHeldByUs are the ports of components an earlier run started: on a
+// re-run they are busy because the cluster is up, not because of a conflict.
+func portsHeldByUs(c *phases.Context) map[int]bool {
+	j, err := phases.LoadJournal(c.Root)
+	if err != nil {
+		return nil
+	}
+	held := map[int]bool{}
+	for _, name := range []string{"etcd", "control-plane", "node"} {
+		if rec, ok := j.Phases[name]; ok && rec.Status == phases.Done {
+			for _, p := range preflight.ControlPlanePorts(c.Config) {
+				held[p] = true
+			}
+		}
+	}
+	return held
+}

@@ -1,0 +1,124 @@
+package install
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/units"
+)
+
+// files is what a phase renders: the unit files and configs it owns.
+type files []units.File
+
+// digests maps each file's host path to its sha256: the phase's Inputs, so a
+// phase re-runs exactly when a file it would write changes.
+func (fs files) digests() map[string]string {
+	m := make(map[string]string, len(fs))
+	for _, f := range fs {
+		sum := sha256.Sum256(f.Data)
+		m[f.Path] = hex.EncodeToString(sum[:]) + fmt.Sprintf(" %04o", f.Mode)
+	}
+	return m
+}
+
+// write writes every file through the phase context (atomic, tracked).
+func (fs files) write(c *phases.Context) error {
+	for _, f := range fs {
+		if err := c.WriteFile(f.Path, f.Data, f.Mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unitFiles renders the unit files of the named components.
+func unitFiles(c *config.Cluster, names ...string) (files, error) {
+	all, err := units.RenderUnits(c)
+	if err != nil {
+		return nil, err
+	}
+	var out files
+	for _, f := range all {
+		if slices.Contains(names, strings.TrimSuffix(pathBase(f.Path), ".service")) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func pathBase(p string) string { return p[strings.LastIndex(p, "/")+1:] }
+
+// HostFacts reads what rendering depends on from the running machine.
+func HostFacts(c *config.Cluster) units.Host {
+	h := units.Host{CgroupDriver: c.Runtime.CgroupDriver}
+	if h.CgroupDriver == "auto" {
+		h.CgroupDriver = "cgroupfs"
+		if exists("/run/systemd/system") {
+			h.CgroupDriver = "systemd"
+		}
+	}
+	h.CgroupV1 = !exists("/sys/fs/cgroup/cgroup.controllers")
+	h.SystemdResolved = exists("/run/systemd/resolve/resolv.conf")
+	h.ConntrackReadOnly = !writable("/proc/sys/net/netfilter/nf_conntrack_max")
+	return h
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func writable(p string) bool {
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+// unitTimeout bounds how long a unit may take to become active.
+const unitTimeout = 2 * time.Minute
+
+// startUnits reloads systemd, then enables and (re)starts each unit and waits
+// for it to be active; a failure carries the unit's last journal lines.
+func startUnits(c *phases.Context, unitNames ...string) error {
+	m, err := units.NewManager(c)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := m.DaemonReload(c); err != nil {
+		return err
+	}
+	for _, u := range unitNames {
+		start := time.Now()
+		c.Waitf("%s to be active", u)
+		if err := m.EnableAndStart(c, u); err == nil {
+			err = m.WaitActive(c, u, unitTimeout)
+		}
+		if err != nil {
+			return fmt.Errorf("%w\nlast log lines of %s:\n%s", err, u, m.JournalTail(u, 30))
+		}
+		c.Printf("%s active after %s", u, time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// planStart is the dry run's plan of a phase that starts units.
+func planStart(unitNames ...string) func(*phases.Context) []string {
+	return func(*phases.Context) []string {
+		out := make([]string, len(unitNames))
+		for i, u := range unitNames {
+			out[i] = "enable and start " + u
+		}
+		return out
+	}
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/k8s-single/k8s-single/internal/install"
+	"github.com/k8s-single/k8s-single/internal/phases"
+)
+
+func newUpCommand(g *globals) *cobra.Command {
+	var opts phases.Options
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Install or resume the cluster: every phase in order, skipping what is done",
+		Long: `up runs every phase in order. A phase whose inputs (its part of the config and
+the outputs of the phases it depends on) are unchanged and whose files are intact is
+skipped, so up on an installed node is a quick no-op and up after a failure resumes.`,
+		Example: `  k8s-single up
+  k8s-single up -c cluster.yaml
+  k8s-single up --dry-run --root /tmp/stage     # render every file, start nothing
+  k8s-single up --from control-plane            # re-run a phase and all after it`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runUp(cmd, g, opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "render every file under --root but start nothing (needs no root)")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "re-run phases even when their inputs are unchanged (the CA is still kept)")
+	cmd.Flags().StringVar(&opts.From, "from", "", "re-run this phase and every phase after it")
+	cmd.Flags().StringVar(&opts.Only, "only", "", "run only this phase")
+	return cmd
+}
+
+// runUp loads the config, runs the phases and prints the summary.
+func runUp(cmd *cobra.Command, g *globals, opts phases.Options) error {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	out := cmd.OutOrStdout()
+	outcomes, err := install.NewRunner(g.hostRoot(), out, g.verbose).Up(ctx, cfg, opts)
+	if err != nil {
+		return err
+	}
+	if err := install.KeepConfig(g.hostRoot(), g.configPath); err != nil {
+		return fmt.Errorf("keep config: %w", err)
+	}
+	ran := 0
+	for _, o := range outcomes {
+		if o.Action != "skipped" {
+			ran++
+		}
+	}
+	fmt.Fprintf(out, "up: %d phases, %d ran, %d skipped, in %s\n", len(outcomes), ran, len(outcomes)-ran, time.Since(start).Round(time.Millisecond))
+	return nil
+}

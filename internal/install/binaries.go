@@ -11,8 +11,9 @@ import (
 // copied from a directory or downloaded, and checks their versions.
 func Binaries() phases.Phase {
 	return phases.Phase{
-		Name:  "binaries",
-		Short: "put etcd, etcdctl and the 6 Kubernetes binaries into the install dir",
+		Name:     "binaries",
+		Short:    "put etcd, etcdctl and the 6 Kubernetes binaries into the install dir",
+		Precious: true,
 		Inputs: func(c *phases.Context) any {
 			b := c.Config.Binaries
 			return []string{c.Config.KubernetesVersion, c.Config.EtcdVersion, b.Source, b.InstallDir, b.Dir, b.DownloadURL, b.EtcdDownloadURL}

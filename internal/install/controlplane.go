@@ -56,7 +56,13 @@ func ControlPlane() phases.Phase {
 			return startUnits(c, unitNames(controlPlaneComponents)...)
 		},
 		Verify: verifyControlPlane,
-		Plan:   planStart(unitNames(controlPlaneComponents)...),
+		Undo: func(c *phases.Context) error {
+			if err := stopUnits(c, unitNames(controlPlaneComponents)...); err != nil {
+				return err
+			}
+			return purgeDir(c, layout.AuditLogDir)
+		},
+		Plan: planStart(unitNames(controlPlaneComponents)...),
 	}
 }
 

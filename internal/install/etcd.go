@@ -29,7 +29,13 @@ func Etcd() phases.Phase {
 			return startUnits(c, "etcd.service")
 		},
 		Verify: verifyEtcd,
-		Plan:   planStart("etcd.service"),
+		Undo: func(c *phases.Context) error {
+			if err := stopUnits(c, "etcd.service"); err != nil {
+				return err
+			}
+			return purgeDir(c, c.Config.Etcd.DataDir)
+		},
+		Plan: planStart("etcd.service"),
 	}
 }
 

@@ -25,9 +25,10 @@ func ipv6Enabled() bool {
 // Certs makes the CAs and every component certificate.
 func Certs() phases.Phase {
 	return phases.Phase{
-		Name:   "certs",
-		Short:  "make the CAs and every component certificate (cfssl)",
-		Inputs: func(c *phases.Context) any { return CertParams(c.Config) },
+		Name:     "certs",
+		Short:    "make the CAs and every component certificate (cfssl)",
+		Precious: true,
+		Inputs:   func(c *phases.Context) any { return CertParams(c.Config) },
 		Render: func(c *phases.Context) error {
 			res, err := certs.Ensure(c.Root, CertParams(c.Config), time.Now())
 			if err != nil {

@@ -122,3 +122,29 @@ func planStart(unitNames ...string) func(*phases.Context) []string {
 		return out
 	}
 }
+
+// stopUnits stops and disables units in reverse start order (reset).
+func stopUnits(c *phases.Context, unitNames ...string) error {
+	m, err := units.NewManager(c)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	for _, u := range slices.Backward(unitNames) {
+		c.Printf("stopping %s", u)
+		if err := m.StopAndDisable(c, u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// purgeDir removes a data directory, only on reset --purge.
+func purgeDir(c *phases.Context, hostPath string) error {
+	if !c.Purge {
+		c.Printf("keeping %s (use --purge to delete it)", hostPath)
+		return nil
+	}
+	c.Printf("deleting %s", hostPath)
+	return os.RemoveAll(c.Root.Path(hostPath))
+}

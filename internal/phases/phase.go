@@ -36,6 +36,12 @@ type Phase struct {
 	Verify func(*Context) error
 	// Plan says what Start would do, for the dry run ("start etcd.service").
 	Plan func(*Context) []string
+	// Undo reverses Start (stops units, removes runtime state) before reset
+	// deletes the phase's files. It runs only if Start may have run.
+	Undo func(*Context) error
+	// Precious marks files reset keeps unless --purge: the PKI, so a reset
+	// and re-install never silently makes a new CA.
+	Precious bool
 }
 
 // Context is what a running phase sees.
@@ -45,6 +51,8 @@ type Context struct {
 	Config  *config.Cluster
 	DryRun  bool
 	Verbose bool
+	// Purge is set during reset --purge: Undo also removes data (etcd's).
+	Purge   bool
 	out     io.Writer
 	tracked []string
 }

@@ -209,3 +209,59 @@ func TestCorruptJournalNamesTheFix(t *testing.T) {
 		t.Fatalf("want corrupt-journal error, got %v", err)
 	}
 }
+
+func TestResetUndoesInReverseAndKeepsPrecious(t *testing.T) {
+	f := newFakeInstall(t)
+	r := f.runner()
+	var undone []string
+	for i := range r.Phases {
+		name := r.Phases[i].Name
+		r.Phases[i].Undo = func(*Context) error { undone = append(undone, name); return nil }
+	}
+	r.Phases[0].Precious = true
+	if _, err := r.Up(context.Background(), &config.Cluster{}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reset(context.Background(), &config.Cluster{}, ResetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want(t, undone, "c b a")
+	for name, keep := range map[string]bool{"a": true, "b": false, "c": false} {
+		_, err := os.Stat(f.root.Path("/etc/fake/" + name))
+		if (err == nil) != keep {
+			t.Errorf("/etc/fake/%s exists=%v after reset, want %v", name, err == nil, keep)
+		}
+	}
+	states, _ := r.States()
+	for _, s := range states {
+		if s.Status != Pending {
+			t.Errorf("%s is %s after reset, want pending", s.Name, s.Status)
+		}
+	}
+	// Purge removes the precious files too and the journal.
+	r.Up(context.Background(), &config.Cluster{}, Options{})
+	if err := r.Reset(context.Background(), &config.Cluster{}, ResetOptions{Purge: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/etc/fake/a", "/var/lib/k8s-single/state.json"} {
+		if _, err := os.Stat(f.root.Path(p)); err == nil {
+			t.Errorf("%s survived reset --purge", p)
+		}
+	}
+}
+
+func TestResetAfterDryRunStartsNoUndo(t *testing.T) {
+	f := newFakeInstall(t)
+	r := f.runner()
+	undone := 0
+	r.Phases[1].Undo = func(*Context) error { undone++; return nil }
+	if _, err := r.Up(context.Background(), &config.Cluster{}, Options{DryRun: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reset(context.Background(), &config.Cluster{}, ResetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if undone != 0 {
+		t.Errorf("Undo ran for a phase that was only rendered")
+	}
+}

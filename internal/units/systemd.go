@@ -122,6 +122,12 @@ func (m *Manager) WaitActive(ctx context.Context, unit string, timeout time.Dura
 	}
 }
 
+// ActiveState is the unit's ActiveState: active, activating, failed,
+// inactive... ("inactive" also for a unit systemd does not know).
+func (m *Manager) ActiveState(ctx context.Context, unit string) (string, error) {
+	return m.property(ctx, unit, "ActiveState")
+}
+
 // JournalTail runs `journalctl -u unit -n lines --no-pager`; on failure it
 // returns what journalctl printed and why it failed.
 func (m *Manager) JournalTail(unit string, lines int) string {

@@ -1,0 +1,112 @@
+package phases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/layout"
+)
+
+// ResetOptions choose how much reset undoes.
+type ResetOptions struct {
+	// Purge also removes precious files (the PKI) and the phases' data.
+	Purge bool
+}
+
+// Reset undoes the install in reverse phase order, exactly as the journal
+// recorded it: each phase's Undo (when its Start may have run), then its
+// files. Precious files (the PKI) stay unless Purge. Phases are marked pending
+// as they are undone, so a reset that fails half-way can be run again.
+func (r *Runner) Reset(ctx context.Context, cfg *config.Cluster, opts ResetOptions) error {
+	unlock, err := r.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	j, err := LoadJournal(r.Root)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := len(r.Phases) - 1; i >= 0; i-- {
+		p := r.Phases[i]
+		rec, ok := j.Phases[p.Name]
+		if !ok || rec.Status == Pending {
+			continue
+		}
+		if err := r.resetPhase(ctx, cfg, p, rec, opts); err != nil {
+			errs = append(errs, fmt.Errorf("reset %s: %w", p.Name, err))
+			continue
+		}
+		delete(j.Phases, p.Name)
+		if err := j.Save(r.Root); err != nil {
+			return err
+		}
+	}
+	if len(errs) == 0 && opts.Purge {
+		return removeJournal(r)
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Runner) resetPhase(ctx context.Context, cfg *config.Cluster, p Phase, rec *Record, opts ResetOptions) error {
+	c := &Context{Context: ctx, Root: r.Root, Config: cfg, Verbose: r.Verbose, Purge: opts.Purge, out: r.Out}
+	started := rec.Status == Done || rec.Status == Failed || rec.Status == Running
+	if p.Undo != nil && started {
+		fmt.Fprintf(r.Out, "reset %s: undoing\n", p.Name)
+		if err := p.Undo(c); err != nil {
+			return err
+		}
+	}
+	if p.Precious && !opts.Purge {
+		fmt.Fprintf(r.Out, "reset %s: keeping its %d files (use --purge to delete them)\n", p.Name, len(rec.Artifacts))
+		return nil
+	}
+	removed := 0
+	for _, a := range rec.Artifacts {
+		err := os.Remove(r.Root.Path(a.Path))
+		switch {
+		case err == nil:
+			removed++
+			r.removeEmptyParents(a.Path)
+		case !errors.Is(err, fs.ErrNotExist):
+			return err
+		}
+	}
+	fmt.Fprintf(r.Out, "reset %s: removed %d files\n", p.Name, removed)
+	return nil
+}
+
+// ownDirs are the directories k8s-single creates; reset removes those a
+// removed file leaves empty, and never a directory outside them (/etc/cni,
+// /etc/systemd belong to the system).
+var ownDirs = []string{layout.KubernetesDir, "/opt/kubernetes", layout.KubeletDir, layout.KubeProxyDir, "/etc/k8s-single"}
+
+// removeEmptyParents deletes the directories under ownDirs that a removed
+// host file leaves empty; a directory with anything else in it stays.
+func (r *Runner) removeEmptyParents(hostPath string) {
+	for dir := filepath.Dir(hostPath); dir != "/"; dir = filepath.Dir(dir) {
+		if !slices.ContainsFunc(ownDirs, func(own string) bool { return dir == own || strings.HasPrefix(dir, own+"/") }) {
+			return
+		}
+		if os.Remove(r.Root.Path(dir)) != nil {
+			return
+		}
+	}
+}
+
+func removeJournal(r *Runner) error {
+	for _, p := range []string{layout.Journal, layout.StateDir + "/lock"} {
+		if err := os.Remove(r.Root.Path(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}

@@ -52,6 +52,7 @@ phase recorded in a journal, so a failed or interrupted run resumes where it sto
 		newEtcdCommand(g),
 		newBuildCommand(g),
 		newResetCommand(g),
+		newStatusCommand(g),
 	)
 	return cmd
 }

@@ -1,0 +1,118 @@
+package install
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/etcd"
+	"github.com/k8s-single/k8s-single/internal/host"
+	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/probe"
+	"github.com/k8s-single/k8s-single/internal/units"
+)
+
+// ComponentHealth is one component's live state.
+type ComponentHealth struct {
+	Component string `json:"component"`
+	Unit      string `json:"unit"`
+	// UnitState is systemd's ActiveState, or "unknown" without systemd.
+	UnitState string `json:"unitState"`
+	Healthy   bool   `json:"healthy"`
+	Detail    string `json:"detail,omitempty"`
+}
+
+// StatusReport is the journal and the live health of every component.
+type StatusReport struct {
+	Phases     phases.States     `json:"phases"`
+	Components []ComponentHealth `json:"components"`
+}
+
+// Table lays the component health out for the printer (phase list shows the phases).
+func (r StatusReport) Table() ([]string, [][]string) {
+	rows := make([][]string, len(r.Components))
+	for i, c := range r.Components {
+		health := "unhealthy"
+		if c.Healthy {
+			health = "healthy"
+		}
+		rows[i] = []string{c.Component, c.Unit, c.UnitState, health, c.Detail}
+	}
+	return []string{"COMPONENT", "UNIT", "UNIT STATE", "HEALTH", "DETAIL"}, rows
+}
+
+// healthCheck is how one component proves it is alive.
+type healthCheck struct {
+	component, phase string
+	check            func(ctx context.Context, root host.Root, c *config.Cluster) error
+}
+
+func endpointCheck(i int) func(context.Context, host.Root, *config.Cluster) error {
+	return func(ctx context.Context, root host.Root, c *config.Cluster) error {
+		return probeOK(ctx, ControlPlaneEndpoints(root, c)[i])
+	}
+}
+
+func probeOK(ctx context.Context, e probe.Endpoint) error {
+	code, body, err := e.Get(ctx)
+	if err == nil && code != 200 {
+		return fmt.Errorf("HTTP %d %s", code, body)
+	}
+	return err
+}
+
+// healthChecks lists the components in start order with their checks.
+var healthChecks = []healthCheck{
+	{"etcd", "etcd", func(ctx context.Context, root host.Root, c *config.Cluster) error {
+		cli, err := etcd.New(etcd.OptionsFromConfig(root, c))
+		if err != nil {
+			return err
+		}
+		defer cli.Close()
+		if r := cli.Health(ctx); !r.Healthy() {
+			return fmt.Errorf("%v", r.Lines())
+		}
+		return nil
+	}},
+	{"kube-apiserver", "control-plane", endpointCheck(0)},
+	{"kube-controller-manager", "control-plane", endpointCheck(1)},
+	{"kube-scheduler", "control-plane", endpointCheck(2)},
+}
+
+// Status reads the journal and checks every component of a done phase.
+func Status(ctx context.Context, root host.Root, c *config.Cluster) (StatusReport, error) {
+	states, err := NewRunner(root, nil, false).States()
+	if err != nil {
+		return StatusReport{}, err
+	}
+	done := map[string]bool{}
+	for _, s := range states {
+		done[s.Name] = s.Status == phases.Done
+	}
+	report := StatusReport{Phases: states}
+	mgr, mgrErr := units.NewManager(ctx)
+	if mgrErr == nil {
+		defer mgr.Close()
+	}
+	for _, hc := range healthChecks {
+		if !done[hc.phase] {
+			continue
+		}
+		h := ComponentHealth{Component: hc.component, Unit: hc.component + ".service", UnitState: "unknown"}
+		if mgrErr == nil {
+			if st, err := mgr.ActiveState(ctx, h.Unit); err == nil {
+				h.UnitState = st
+			}
+		}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := hc.check(cctx, root, c)
+		cancel()
+		h.Healthy = err == nil
+		if err != nil {
+			h.Detail = err.Error()
+		}
+		report.Components = append(report.Components, h)
+	}
+	return report, nil
+}

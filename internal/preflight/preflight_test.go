@@ -1,0 +1,112 @@
+package preflight
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/host"
+)
+
+// fakeHost is a machine made of files in a temp dir, with chosen tools and
+// busy ports: the checks' logic is tested here, the real machine in the smoke test.
+func fakeHost(t *testing.T, files map[string]string, missingTools []string, busy map[int]bool) Host {
+	root := t.TempDir()
+	for p, data := range files {
+		full := filepath.Join(root, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		os.WriteFile(full, []byte(data), 0o644)
+	}
+	return Host{
+		Root: host.Root(root),
+		EUID: 0,
+		LookPath: func(name string) (string, error) {
+			for _, m := range missingTools {
+				if m == name {
+					return "", errors.New("not found")
+				}
+			}
+			return "/usr/sbin/" + name, nil
+		},
+		Listen: func(_, addr string) (net.Listener, error) {
+			for port := range busy {
+				if strings.HasSuffix(addr, ":"+strconv.Itoa(port)) {
+					return nil, errors.New("address in use")
+				}
+			}
+			return fakeListener{}, nil
+		},
+	}
+}
+
+type fakeListener struct{ net.Listener }
+
+func (fakeListener) Close() error { return nil }
+
+var healthy = map[string]string{
+	"run/systemd/system/.keep":         "",
+	"proc/swaps":                       "Filename Type Size Used Priority\n",
+	"sys/fs/cgroup/cgroup.controllers": "cpu memory",
+	"proc/meminfo":                     "MemTotal: 8000000 kB\n",
+	"proc/sys/net/ipv4/ip_forward":     "1\n",
+}
+
+func find(r Report, name string) Result {
+	for _, c := range r {
+		if c.Name == name {
+			return c
+		}
+	}
+	return Result{}
+}
+
+func TestHealthyHostPasses(t *testing.T) {
+	r := Run(fakeHost(t, healthy, nil, nil), config.Default(config.HostFacts{Hostname: "n", DefaultRouteAddress: "192.168.1.2"}))
+	if f := r.Failed(); len(f) != 0 {
+		t.Fatalf("failed checks on a healthy host: %+v", f)
+	}
+	if c := find(r, "cgroups"); c.Found != "v2 (unified)" {
+		t.Errorf("cgroups found %q", c.Found)
+	}
+}
+
+func TestEachProblemNamesItsFix(t *testing.T) {
+	files := map[string]string{}
+	for k, v := range healthy {
+		files[k] = v
+	}
+	delete(files, "run/systemd/system/.keep")
+	files["proc/swaps"] += "/swapfile file 1024 0 -2\n"
+	h := fakeHost(t, files, []string{"conntrack"}, map[int]bool{6443: true})
+	h.EUID = 1000
+	r := Run(h, config.Default(config.HostFacts{Hostname: "n", DefaultRouteAddress: "192.168.1.2"}))
+	for name, fix := range map[string]string{
+		"running as root":  "sudo",
+		"systemd is PID 1": "systemd",
+		"swap off":         "swapoff -a",
+		"port 6443 free":   "ss -ltnp",
+		"tool conntrack":   "apt-get install",
+	} {
+		c := find(r, name)
+		if c.OK || !strings.Contains(c.Fix, fix) {
+			t.Errorf("%s: ok=%v fix=%q, want a failure whose fix mentions %q", name, c.OK, c.Fix, fix)
+		}
+	}
+	if n := len(r.Failed()); n != 4 {
+		t.Errorf("%d blocking failures, want 4 (root, systemd, port, tool); swap is a warning", n)
+	}
+}
+
+func TestPortsHeldByTheClusterAreNotConflicts(t *testing.T) {
+	h := fakeHost(t, healthy, nil, map[int]bool{6443: true, 2379: true})
+	h.PortsInUseByUs = map[int]bool{6443: true, 2379: true}
+	r := Run(h, config.Default(config.HostFacts{Hostname: "n", DefaultRouteAddress: "192.168.1.2"}))
+	if f := r.Failed(); len(f) != 0 {
+		t.Errorf("re-run on an installed node failed: %+v", f)
+	}
+}

@@ -11,7 +11,7 @@ BIN       := bin/k8s-single
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/k8s-single
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/k8s-single
 
 # up: install a single-node cluster on this machine with the defaults (root).
 up: build

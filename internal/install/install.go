@@ -61,5 +61,7 @@ func Phases() []phases.Phase {
 		Kubeconfigs(),
 		Etcd(),
 		ControlPlane(),
+		Runtime(),
+		Node(),
 	}
 }

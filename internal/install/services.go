@@ -1,6 +1,7 @@
 package install
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -26,6 +27,11 @@ func (fs files) digests() map[string]string {
 		m[f.Path] = hex.EncodeToString(sum[:]) + fmt.Sprintf(" %04o", f.Mode)
 	}
 	return m
+}
+
+// fileOf is one rendered file.
+func fileOf(path string, data []byte, mode os.FileMode) units.File {
+	return units.File{Path: path, Data: data, Mode: mode}
 }
 
 // write writes every file through the phase context (atomic, tracked).
@@ -105,7 +111,7 @@ func startUnits(c *phases.Context, unitNames ...string) error {
 			err = m.WaitActive(c, u, unitTimeout)
 		}
 		if err != nil {
-			return fmt.Errorf("%w\nlast log lines of %s:\n%s", err, u, m.JournalTail(u, 30))
+			return withJournalTail(m, u, err)
 		}
 		c.Printf("%s active after %s", u, time.Since(start).Round(time.Millisecond))
 	}
@@ -147,4 +153,76 @@ func purgeDir(c *phases.Context, hostPath string) error {
 	}
 	c.Printf("deleting %s", hostPath)
 	return os.RemoveAll(c.Root.Path(hostPath))
+}
+
+// withJournalTail adds a unit's last log lines to err.
+func withJournalTail(m units.Systemd, unit string, err error) error {
+	return fmt.Errorf("%w\nlast log lines of %s:\n%s", err, unit, m.JournalTail(unit, 30))
+}
+
+// journalOf adds a unit's last log lines to err; without systemd's D-Bus it
+// says where to look instead.
+func journalOf(c *phases.Context, unit string, err error) error {
+	m, merr := units.NewManager(c)
+	if merr != nil {
+		return fmt.Errorf("%w (see journalctl -u %s)", err, unit)
+	}
+	defer m.Close()
+	return withJournalTail(m, unit, err)
+}
+
+// progressEvery is how often a long wait tells the user it is still waiting.
+const progressEvery = 10 * time.Second
+
+// waitContext is what a wait needs from a running phase (*phases.Context).
+type waitContext interface {
+	context.Context
+	Waitf(format string, args ...any)
+	Printf(format string, args ...any)
+}
+
+// wait polls a check until it holds, telling the user what it waits for.
+type wait struct {
+	// what completes "waiting for ...": "node node-1 to be Ready".
+	what    string
+	timeout time.Duration
+	// poll is the pause between checks; every is the pause between progress lines.
+	poll, every time.Duration
+}
+
+// waitUpTo is a wait that checks twice a second and reports every 10 s.
+func waitUpTo(what string, timeout time.Duration) wait {
+	return wait{what: what, timeout: timeout, poll: 500 * time.Millisecond, every: progressEvery}
+}
+
+// until runs check until it reports done, the timeout passes or c ends, and
+// returns how long that took. check returns done, the state to show while
+// not done, and an error when waiting longer cannot help (it stops the
+// wait). The user sees a line when the wait starts and, every w.every, the
+// latest state and the time left.
+func (w wait) until(c waitContext, check func(context.Context) (bool, string, error)) (time.Duration, error) {
+	start := time.Now()
+	deadline := start.Add(w.timeout)
+	lastReport := start
+	c.Waitf("%s, up to %s", w.what, w.timeout)
+	for {
+		done, state, err := check(c)
+		switch {
+		case err != nil:
+			return time.Since(start), err
+		case done:
+			return time.Since(start), nil
+		case time.Now().After(deadline):
+			return time.Since(start), fmt.Errorf("gave up waiting for %s after %s: %s", w.what, w.timeout, state)
+		}
+		if time.Since(lastReport) >= w.every {
+			c.Printf("still waiting for %s: %s (%s left)", w.what, state, time.Until(deadline).Round(time.Second))
+			lastReport = time.Now()
+		}
+		select {
+		case <-c.Done():
+			return time.Since(start), c.Err()
+		case <-time.After(w.poll):
+		}
+	}
 }

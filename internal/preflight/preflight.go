@@ -101,9 +101,15 @@ func Run(h Host, c *config.Cluster) Report {
 	for _, p := range ControlPlanePorts(c) {
 		r = append(r, portCheck(h, p))
 	}
+	// The runtime phase installs missing tools with apt-get; without it they
+	// must be there before anything starts.
+	sev, fix := Error, "install them: iptables iproute2 mount util-linux conntrack socat"
+	if _, err := h.LookPath("apt-get"); err == nil {
+		sev, fix = Warning, "the runtime phase installs it with apt-get (or: apt-get install -y iptables iproute2 mount util-linux conntrack socat)"
+	}
 	for _, t := range RequiredTools {
 		_, err := h.LookPath(t)
-		r = append(r, check("tool "+t, Error, err == nil, foundOrMissing(err), "apt-get install -y iptables iproute2 mount util-linux conntrack socat"))
+		r = append(r, check("tool "+t, sev, err == nil, foundOrMissing(err), fix))
 	}
 	return r
 }

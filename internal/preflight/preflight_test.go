@@ -82,7 +82,7 @@ func TestEachProblemNamesItsFix(t *testing.T) {
 	}
 	delete(files, "run/systemd/system/.keep")
 	files["proc/swaps"] += "/swapfile file 1024 0 -2\n"
-	h := fakeHost(t, files, []string{"conntrack"}, map[int]bool{6443: true})
+	h := fakeHost(t, files, []string{"conntrack", "apt-get"}, map[int]bool{6443: true})
 	h.EUID = 1000
 	r := Run(h, config.Default(config.HostFacts{Hostname: "n", DefaultRouteAddress: "192.168.1.2"}))
 	for name, fix := range map[string]string{
@@ -90,7 +90,7 @@ func TestEachProblemNamesItsFix(t *testing.T) {
 		"systemd is PID 1": "systemd",
 		"swap off":         "swapoff -a",
 		"port 6443 free":   "ss -ltnp",
-		"tool conntrack":   "apt-get install",
+		"tool conntrack":   "install them",
 	} {
 		c := find(r, name)
 		if c.OK || !strings.Contains(c.Fix, fix) {
@@ -108,5 +108,12 @@ func TestPortsHeldByTheClusterAreNotConflicts(t *testing.T) {
 	r := Run(h, config.Default(config.HostFacts{Hostname: "n", DefaultRouteAddress: "192.168.1.2"}))
 	if f := r.Failed(); len(f) != 0 {
 		t.Errorf("re-run on an installed node failed: %+v", f)
+	}
+}
+
+func TestMissingToolIsAWarningWhenAptCanInstallIt(t *testing.T) {
+	r := Run(fakeHost(t, healthy, []string{"socat"}, nil), config.Default(config.HostFacts{Hostname: "n", DefaultRouteAddress: "192.168.1.2"}))
+	if c := find(r, "tool socat"); c.OK || c.Severity != Warning || !strings.Contains(c.Fix, "runtime phase installs it") {
+		t.Errorf("missing socat with apt-get present: %+v", c)
 	}
 }

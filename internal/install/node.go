@@ -1,0 +1,233 @@
+package install
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/k8s-single/k8s-single/internal/componentconfig"
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/kube"
+	"github.com/k8s-single/k8s-single/internal/layout"
+	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/probe"
+)
+
+// nodeComponents start in this order.
+var nodeComponents = []string{"kubelet", "kube-proxy"}
+
+// Waits of the node phase: a kubelet on a TCG-emulated VM takes minutes.
+const (
+	nodeReadyTimeout   = 5 * time.Minute
+	schedulableTimeout = 2 * time.Minute
+	// requestTimeout bounds one read of the Node, so a hung apiserver
+	// cannot outlast a wait.
+	requestTimeout = 10 * time.Second
+)
+
+// Node installs the kubelet and kube-proxy (configs and units), starts them,
+// waits for the Node to be Ready and lets workloads schedule on it.
+func Node() phases.Phase {
+	return phases.Phase{
+		Name:      "node",
+		Short:     "install and start the kubelet and kube-proxy; wait for the Node to be Ready",
+		DependsOn: []string{"binaries", "certs", "kubeconfigs", "control-plane", "runtime"},
+		Inputs: func(c *phases.Context) any {
+			fs, err := nodeFiles(c.Config)
+			if err != nil {
+				return err.Error()
+			}
+			return fs.digests()
+		},
+		Render: func(c *phases.Context) error {
+			fs, err := nodeFiles(c.Config)
+			if err != nil {
+				return err
+			}
+			return fs.write(c)
+		},
+		Start:  func(c *phases.Context) error { return startUnits(c, unitNames(nodeComponents)...) },
+		Verify: verifyNode,
+		// The kubelet's pods keep running in containerd, and /var/lib/kubelet
+		// (pod volumes may be mounted under it) is left alone.
+		Undo: func(c *phases.Context) error { return stopUnits(c, unitNames(nodeComponents)...) },
+		Plan: func(c *phases.Context) []string {
+			return append(planStart(unitNames(nodeComponents)...)(c),
+				"wait for Node "+c.Config.Node.Name+" to be Ready, remove its node-role NoSchedule taints, check kube-proxy's /healthz")
+		},
+	}
+}
+
+// nodeFiles are the kubelet's and kube-proxy's config files and units.
+func nodeFiles(c *config.Cluster) (files, error) {
+	// Render also returns the control plane's files; the encryption key it
+	// may draw for them is dropped with them.
+	configs, err := componentconfig.Render(c, HostFacts(c), nil, rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	var out files
+	for _, f := range configs {
+		if f.Path == layout.KubeletConfig || f.Path == layout.KubeProxyConfig {
+			out = append(out, f)
+		}
+	}
+	us, err := unitFiles(c, nodeComponents...)
+	return append(out, us...), err
+}
+
+// kubeProxyHealthz is kube-proxy's health endpoint (plain HTTP, its default
+// healthzBindAddress 0.0.0.0:10256).
+var kubeProxyHealthz = probe.Endpoint{Name: "kube-proxy /healthz", URL: "http://127.0.0.1:10256/healthz"}
+
+// verifyNode waits for the Node to be Ready, removes the node-role taints
+// that would keep workloads off the only node, waits for the controller's
+// not-ready taints to go, and checks kube-proxy's health. A failure carries
+// the log lines of the daemon at fault.
+func verifyNode(c *phases.Context) error {
+	cs, err := kube.NewClient(c.Root.Path(layout.Kubeconfig("admin")))
+	if err != nil {
+		return err
+	}
+	name := c.Config.Node.Name
+	nodes := func(ctx context.Context) (*corev1.Node, string, error) { return getNode(ctx, cs, name) }
+	took, err := waitUpTo("node "+name+" to be Ready", nodeReadyTimeout).until(c, checkNode(nodes, nodeReady))
+	if err != nil {
+		return journalOf(c, "kubelet.service", err)
+	}
+	c.Printf("node %s Ready after %s", name, took.Round(time.Millisecond))
+	removed, err := removeRoleTaints(c, cs, name)
+	if err != nil {
+		return err
+	}
+	for _, t := range removed {
+		c.Printf("removed taint %s: the only node runs workloads", t)
+	}
+	// The node lifecycle controller removes the not-ready taints.
+	var last *corev1.Node
+	lastSchedulable := func(n *corev1.Node) (bool, string, error) { last = n; return schedulable(n) }
+	if _, err := waitUpTo("node "+name+" to take workloads", schedulableTimeout).until(c, checkNode(nodes, lastSchedulable)); err != nil {
+		return journalOf(c, "kube-controller-manager.service", err)
+	}
+	for _, t := range last.Spec.Taints {
+		c.Printf("left taint %s in place (not k8s-single's)", t.ToString())
+	}
+	took, err = kubeProxyHealthz.WaitOK(c, healthTimeout, c.Out())
+	if err != nil {
+		return journalOf(c, "kube-proxy.service", err)
+	}
+	c.Printf("%s ok after %s", kubeProxyHealthz.Name, took.Round(time.Millisecond))
+	return nil
+}
+
+// getNode reads the Node. While the apiserver does not have it (the kubelet
+// registers it) or does not answer, it returns the state to show; a refusal
+// is an error, since waiting will not grant the rights.
+func getNode(ctx context.Context, cs kubernetes.Interface, name string) (*corev1.Node, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		return node, "", nil
+	case apierrors.IsNotFound(err):
+		return nil, "not registered yet", nil
+	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
+		return nil, "", fmt.Errorf("read Node %s with %s: %w; did the control-plane phase apply bootstrap RBAC? run `k8s-single phase run control-plane`",
+			name, layout.Kubeconfig("admin"), err)
+	}
+	return nil, err.Error(), nil
+}
+
+// checkNode makes a wait's check from a Node getter and a test of the Node.
+func checkNode(get func(context.Context) (*corev1.Node, string, error), test func(*corev1.Node) (bool, string, error)) func(context.Context) (bool, string, error) {
+	return func(ctx context.Context) (bool, string, error) {
+		node, state, err := get(ctx)
+		if node == nil || err != nil {
+			return false, state, err
+		}
+		return test(node)
+	}
+}
+
+// nodeReady tests the Node's Ready condition, showing why it is not.
+func nodeReady(node *corev1.Node) (bool, string, error) {
+	for _, cond := range node.Status.Conditions {
+		if cond.Type == corev1.NodeReady {
+			if cond.Status == corev1.ConditionTrue {
+				return true, "", nil
+			}
+			return false, fmt.Sprintf("Ready=%s %s: %s", cond.Status, cond.Reason, cond.Message), nil
+		}
+	}
+	return false, "no Ready condition yet", nil
+}
+
+// roleTaintPrefix marks the taints kubeadm puts on control-plane nodes.
+const roleTaintPrefix = "node-role.kubernetes.io/"
+
+// controllerTaintPrefix marks the taints the node lifecycle controller adds
+// and removes itself (not-ready, unreachable, pressure).
+const controllerTaintPrefix = "node.kubernetes.io/"
+
+// schedulable tests whether pods can land on the Node: not cordoned, and no
+// taint of the node lifecycle controller left that keeps pods off. Taints
+// others set are theirs to keep, and are reported by the caller.
+func schedulable(node *corev1.Node) (bool, string, error) {
+	if node.Spec.Unschedulable {
+		return false, "", fmt.Errorf("node %s is cordoned (spec.unschedulable): run kubectl uncordon %s", node.Name, node.Name)
+	}
+	var blocking []string
+	for _, t := range node.Spec.Taints {
+		if strings.HasPrefix(t.Key, controllerTaintPrefix) && t.Effect != corev1.TaintEffectPreferNoSchedule {
+			blocking = append(blocking, t.ToString())
+		}
+	}
+	if len(blocking) > 0 {
+		return false, "tainted " + strings.Join(blocking, ", "), nil
+	}
+	return true, "", nil
+}
+
+// withoutRoleTaints splits the Node's taints into those to keep and the
+// node-role NoSchedule ones, which on a single node keep every workload off.
+func withoutRoleTaints(taints []corev1.Taint) (keep []corev1.Taint, removed []string) {
+	for _, t := range taints {
+		if strings.HasPrefix(t.Key, roleTaintPrefix) && t.Effect == corev1.TaintEffectNoSchedule {
+			removed = append(removed, t.ToString())
+			continue
+		}
+		keep = append(keep, t)
+	}
+	return keep, removed
+}
+
+// removeRoleTaints removes the Node's node-role NoSchedule taints, if any,
+// and returns them.
+func removeRoleTaints(ctx context.Context, cs kubernetes.Interface, name string) ([]string, error) {
+	var removed []string
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		node.Spec.Taints, removed = withoutRoleTaints(node.Spec.Taints)
+		if len(removed) == 0 {
+			return nil
+		}
+		_, err = cs.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{FieldManager: kube.FieldManager})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("remove the node-role NoSchedule taints from Node %s: %w", name, err)
+	}
+	return removed, nil
+}

@@ -1,0 +1,192 @@
+package install
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/images"
+	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/runtime"
+)
+
+// criTimeout bounds the wait for containerd's CRI to answer.
+const criTimeout = 90 * time.Second
+
+// Runtime configures containerd, the CNI bridge and the kernel settings pods
+// need, installs what is missing of Debian's containerd, runc, CNI plugins
+// and node tools, restarts containerd and makes the sandbox image present
+// (imported from runtime.imageBundle, else pulled).
+func Runtime() phases.Phase {
+	return phases.Phase{
+		Name:  "runtime",
+		Short: "install and configure containerd, the CNI bridge and sysctls; import images",
+		Inputs: func(c *phases.Context) any {
+			fs, err := runtimeFiles(c.Config)
+			if err != nil {
+				return err.Error()
+			}
+			return struct {
+				Files  map[string]string
+				Bundle map[string]string
+			}{fs.digests(), bundleListing(c.Config.Runtime.ImageBundle)}
+		},
+		Render: func(c *phases.Context) error {
+			fs, err := runtimeFiles(c.Config)
+			if err != nil {
+				return err
+			}
+			return fs.write(c)
+		},
+		Start:  startRuntime,
+		Verify: verifyRuntime,
+		Plan:   planRuntime,
+	}
+}
+
+// runtimeFiles are containerd's config, the CNI conflist and the sysctl
+// drop-in for this machine.
+func runtimeFiles(c *config.Cluster) (files, error) {
+	return runtime.Render(c, runtime.DetectHost(HostFacts(c).CgroupDriver))
+}
+
+// bundleListing identifies the bundle's tarballs by name, size and time, so
+// a changed bundle re-runs the phase without hashing gigabytes.
+func bundleListing(dir string) map[string]string {
+	if dir == "" {
+		return nil
+	}
+	tars, err := images.BundleFiles(dir)
+	if err != nil {
+		return map[string]string{"error": err.Error()}
+	}
+	m := make(map[string]string, len(tars))
+	for _, p := range tars {
+		if st, err := os.Stat(p); err == nil {
+			m[filepath.Base(p)] = fmt.Sprintf("%d %s", st.Size(), st.ModTime().UTC().Format(time.RFC3339Nano))
+		}
+	}
+	return m
+}
+
+// startRuntime installs missing packages, applies the sysctls (reporting
+// those this machine will not take), restarts containerd on the new config,
+// waits for its CRI and makes the sandbox image present.
+func startRuntime(c *phases.Context) error {
+	run := runtime.Exec(c)
+	if err := ensurePackages(c, run); err != nil {
+		return err
+	}
+	for _, v := range runtime.Versions(run) {
+		c.Printf("%s", v)
+	}
+	for _, r := range runtime.ApplySysctls(c.Root.Path(runtime.ProcSys), c.Root.Path(runtime.Modprobe), run) {
+		c.Printf("sysctl %s", r)
+	}
+	if err := startUnits(c, "containerd.service"); err != nil {
+		return err
+	}
+	if err := waitCRI(c, run); err != nil {
+		return err
+	}
+	if dir := c.Config.Runtime.ImageBundle; dir != "" {
+		start := time.Now()
+		c.Printf("importing the image tarballs of %s into containerd", dir)
+		if err := images.Import(c, dir, run); err != nil {
+			return err
+		}
+		c.Printf("images imported in %s", time.Since(start).Round(time.Millisecond))
+	}
+	return ensureSandboxImage(c, run)
+}
+
+// ensurePackages installs the runtime's Debian packages that are missing.
+func ensurePackages(c *phases.Context, run runtime.Run) error {
+	missing, err := runtime.MissingPackages(run, runtime.Packages)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	c.Printf("installing Debian packages: %s (apt-get install -y)", strings.Join(missing, " "))
+	start := time.Now()
+	if err := runtime.InstallPackages(run, missing); err != nil {
+		return err
+	}
+	c.Printf("installed in %s", time.Since(start).Round(time.Second))
+	return nil
+}
+
+// waitCRI waits until containerd's CRI plugin is serving; a failure carries
+// containerd's last log lines.
+func waitCRI(c *phases.Context, run runtime.Run) error {
+	took, err := waitUpTo("containerd's CRI (ctr plugins ls)", criTimeout).until(c, func(ctx context.Context) (bool, string, error) {
+		return runtime.CRIReady(run)
+	})
+	if err != nil {
+		return journalOf(c, "containerd.service", err)
+	}
+	c.Printf("containerd's CRI ok after %s", took.Round(time.Millisecond))
+	return nil
+}
+
+// ensureSandboxImage pulls the sandbox image when neither the store nor a
+// bundle has it; with a bundle, a missing image is the bundle's fault.
+func ensureSandboxImage(c *phases.Context, run runtime.Run) error {
+	ref := c.Config.Runtime.SandboxImage
+	ok, err := runtime.HasImage(run, ref)
+	if err != nil || ok {
+		return err
+	}
+	if dir := c.Config.Runtime.ImageBundle; dir != "" {
+		return fmt.Errorf("the image bundle %s has no sandbox image %s: rebuild it with `k8s-single images build --out %s`, "+
+			"or set runtime.sandboxImage to an image it holds", dir, ref, dir)
+	}
+	c.Printf("pulling the sandbox image %s", ref)
+	return runtime.PullImage(run, ref)
+}
+
+// verifyRuntime checks that the CRI serves, the sandbox image is present
+// and no other CNI config takes precedence over ours.
+func verifyRuntime(c *phases.Context) error {
+	run := runtime.Exec(c)
+	if err := waitCRI(c, run); err != nil {
+		return err
+	}
+	ref := c.Config.Runtime.SandboxImage
+	ok, err := runtime.HasImage(run, ref)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("the sandbox image %s is not in containerd (ctr -n %s images ls -q): set runtime.imageBundle to a bundle holding it, "+
+			"or import it with ctr -n %s images import FILE", ref, images.Namespace, images.Namespace)
+	}
+	shadowing, err := runtime.ShadowingCNIConfigs(c.Root.Path(runtime.CNIConfDir))
+	if err != nil {
+		return err
+	}
+	if len(shadowing) > 0 {
+		return fmt.Errorf("containerd uses only the first CNI config by name in %s, and %s come before %s: "+
+			"move them out of %s (k8s-single never touches them) and run again",
+			runtime.CNIConfDir, strings.Join(shadowing, ", "), filepath.Base(runtime.CNIConflist), runtime.CNIConfDir)
+	}
+	c.Printf("CRI ok, sandbox image %s present, pod network %s (%s) is containerd's CNI config",
+		ref, runtime.CNINetwork, c.Config.Network.PodCIDR)
+	return nil
+}
+
+// planRuntime is what a dry run says Start would do.
+func planRuntime(c *phases.Context) []string {
+	plan := []string{
+		"install the missing ones of the Debian packages " + strings.Join(runtime.Packages, " "),
+		"set the sysctls of " + runtime.SysctlConf + " in " + runtime.ProcSys,
+		"enable and restart containerd.service, wait for its CRI",
+	}
+	if dir := c.Config.Runtime.ImageBundle; dir != "" {
+		plan = append(plan, "import the image tarballs of "+dir+" into containerd")
+	}
+	return append(plan, "make sure the sandbox image "+c.Config.Runtime.SandboxImage+" is present")
+}

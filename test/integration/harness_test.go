@@ -33,7 +33,7 @@ import (
 )
 
 // binDir holds the 8 binaries; the test is skipped without it.
-func binDir(t *testing.T) string {
+func binDir(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("K8S_SINGLE_BIN_DIR")
 	if dir == "" {
@@ -47,7 +47,7 @@ func binDir(t *testing.T) string {
 
 // cluster is one rendered install under a temp root.
 type cluster struct {
-	t    *testing.T
+	t    testing.TB
 	root host.Root
 	cfg  *config.Cluster
 	bin  string
@@ -55,7 +55,7 @@ type cluster struct {
 
 // render writes every file of every phase with a dry run, binaries taken
 // from bin in place.
-func render(t *testing.T, bin string) *cluster {
+func render(t testing.TB, bin string) *cluster {
 	t.Helper()
 	cfg := config.Default(config.DetectHost())
 	cfg.Binaries.Source, cfg.Binaries.Dir, cfg.Binaries.InstallDir = "dir", bin, bin

@@ -51,6 +51,7 @@ phase recorded in a journal, so a failed or interrupted run resumes where it sto
 		newCertsCommand(g),
 		newEtcdCommand(g),
 		newBuildCommand(g),
+		newImagesCommand(g),
 		newResetCommand(g),
 		newStatusCommand(g),
 	)

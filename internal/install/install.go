@@ -63,5 +63,7 @@ func Phases() []phases.Phase {
 		ControlPlane(),
 		Runtime(),
 		Node(),
+		Addons(),
+		Verify(),
 	}
 }

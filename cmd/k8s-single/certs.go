@@ -14,8 +14,9 @@ import (
 
 func newCertsCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "certs",
-		Short: "Report certificate expiry and renew certificates",
+		Use:     "certs",
+		Short:   "Report certificate expiry and renew certificates",
+		Example: "  k8s-single certs check-expiration\n  k8s-single certs renew all",
 	}
 	var output string
 	check := &cobra.Command{

@@ -10,8 +10,9 @@ import (
 
 func newConfigCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "config",
-		Short: "Print or check the cluster configuration",
+		Use:     "config",
+		Short:   "Print or check the cluster configuration",
+		Example: "  k8s-single config defaults > cluster.yaml\n  k8s-single config validate -f cluster.yaml",
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:     "defaults",

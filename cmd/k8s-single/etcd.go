@@ -48,8 +48,9 @@ func (f *etcdFlags) do(cmd *cobra.Command, verb func(*etcd.Client) (any, error))
 func newEtcdCommand(g *globals) *cobra.Command {
 	f := &etcdFlags{g: g}
 	cmd := &cobra.Command{
-		Use:   "etcd",
-		Short: "Talk to the node's etcd over mTLS, like etcdctl, with no flags to type",
+		Use:     "etcd",
+		Short:   "Talk to the node's etcd over mTLS, like etcdctl, with no flags to type",
+		Example: "  k8s-single etcd health\n  k8s-single etcd get /registry/namespaces --prefix --keys-only -w simple",
 		Long: `etcd verbs use the endpoints and the healthcheck-client certificate from the
 config and the PKI, so they work as root on the node without any flag.`,
 	}
@@ -139,7 +140,8 @@ func newEtcdDelCommand(f *etcdFlags) *cobra.Command {
 }
 
 func newEtcdSnapshotCommand(f *etcdFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "snapshot", Short: "Save, inspect and restore etcd snapshots"}
+	cmd := &cobra.Command{Use: "snapshot", Short: "Save, inspect and restore etcd snapshots",
+		Example: "  k8s-single etcd snapshot save /var/lib/k8s-single/backup.db"}
 	save := &cobra.Command{
 		Use: "save FILE", Short: "Save a snapshot and verify it (hash, revision, keys)",
 		Example: "  k8s-single etcd snapshot save /var/lib/k8s-single/backup.db", Args: cobra.ExactArgs(1),

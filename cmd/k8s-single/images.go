@@ -12,8 +12,9 @@ import (
 
 func newImagesCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "images",
-		Short: "List or build the container images the cluster runs (pause, CoreDNS, metrics-server)",
+		Use:     "images",
+		Short:   "List or build the container images the cluster runs (pause, CoreDNS, metrics-server, the verify agent)",
+		Example: "  k8s-single images list\n  k8s-single images build --out /var/cache/k8s-single/images",
 	}
 	var output string
 	list := &cobra.Command{

@@ -55,6 +55,12 @@ phase recorded in a journal, so a failed or interrupted run resumes where it sto
 		newResetCommand(g),
 		newStatusCommand(g),
 	)
+	cmd.InitDefaultCompletionCmd()
+	for _, c := range cmd.Commands() {
+		if c.Name() == "completion" {
+			c.Example = "  source <(k8s-single completion bash)\n  k8s-single completion zsh > \"${fpath[1]}/_k8s-single\""
+		}
+	}
 	return cmd
 }
 

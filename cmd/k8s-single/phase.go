@@ -10,8 +10,9 @@ import (
 
 func newPhaseCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "phase",
-		Short: "List the phases or run one on its own",
+		Use:     "phase",
+		Short:   "List the phases or run one on its own",
+		Example: "  k8s-single phase list\n  k8s-single phase run certs",
 	}
 	var output string
 	list := &cobra.Command{

@@ -42,7 +42,7 @@ func buildTestCluster(t *testing.T) *config.Cluster {
 // real binaries' versions, then checks that a second run skips go build.
 func TestBuildEtcd(t *testing.T) {
 	c := buildTestCluster(t)
-	g, err := etcdGroup(c, goEnv{c.Binaries.CacheDir})
+	g, err := etcdGroup(c, c.Binaries.CacheDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestWriteKubernetesWrapper(t *testing.T) {
 // the Kubernetes binaries are not built yet rather than start a half-hour build.
 func TestBuildWarm(t *testing.T) {
 	c := buildTestCluster(t)
-	kube := kubernetesGroup(c, goEnv{c.Binaries.CacheDir})
+	kube := kubernetesGroup(c, c.Binaries.CacheDir)
 	if err := checkPaths(pathsIn(kube.bin(), kubernetesNames), c); err != nil {
 		t.Skipf("no built Kubernetes to be warm with: %v", err)
 	}

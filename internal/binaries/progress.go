@@ -4,27 +4,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 )
 
 // meterTick is how often a running download prints its progress line.
 const meterTick = 2 * time.Second
-
-// lockedWriter lets a command's output copier and a progress ticker share
-// one writer.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-func (l *lockedWriter) printf(format string, args ...any) { fmt.Fprintf(l, format, args...) }
 
 // meter counts the bytes of a download written through it and prints a
 // progress line (a bar, bytes of total, percent) every meterTick.

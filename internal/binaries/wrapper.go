@@ -3,23 +3,21 @@ package binaries
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/k8s-single/k8s-single/internal/host"
+	"github.com/k8s-single/k8s-single/internal/gobuild"
 	"github.com/k8s-single/k8s-single/internal/layout"
 )
 
-// The wrapper modules' names and Go language version. They are part of what
-// the Go build cache keys on, so they must not change between runs.
+// The wrapper modules' names. They are part of what the Go build cache keys
+// on, so they must not change between runs.
 const (
 	kubernetesWrapperModule = "k8s-single.local/build/kubernetes"
 	etcdWrapperModule       = "k8s-single.local/build/etcd"
-	wrapperGoVersion        = "1.26.0"
 )
 
 // unservedStaging are staging modules of k8s.io/kubernetes that the module
@@ -42,7 +40,7 @@ var versionPackages = []string{"k8s.io/component-base/version", "k8s.io/client-g
 // a warm build stays warm. It returns the release's time, which the build
 // stamps as buildDate so rebuilds are reproducible.
 func WriteKubernetesWrapper(ctx context.Context, dir, version, cacheDir string) (time.Time, error) {
-	src, err := goEnv{cacheDir}.download(ctx, "k8s.io/kubernetes", version)
+	src, err := downloadModule(ctx, cacheDir, "k8s.io/kubernetes", version)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -50,7 +48,49 @@ func WriteKubernetesWrapper(ctx context.Context, dir, version, cacheDir string) 
 	if err != nil {
 		return time.Time{}, err
 	}
-	return src.time, writeWrapperFile(filepath.Join(dir, "go.mod"), gomod, sameGoMod)
+	return src.time, gobuild.WriteModule(dir, gomod, nil)
+}
+
+// moduleSource is what the module cache holds of one module version.
+type moduleSource struct {
+	goMod []byte
+	// time is the version's publication time from the proxy's .info file.
+	time time.Time
+}
+
+// downloadModule fetches a module version into the module cache under
+// cacheDir (a no-op when it is there) and reads its go.mod and time.
+func downloadModule(ctx context.Context, cacheDir, path, version string) (moduleSource, error) {
+	if err := os.MkdirAll(cacheDir, layout.ModeDir); err != nil {
+		return moduleSource{}, err
+	}
+	var stderr bytes.Buffer
+	cmd := gobuild.Command(ctx, cacheDir, cacheDir, "mod", "download", "-json", path+"@"+version)
+	cmd.Stderr = &stderr
+	out, runErr := cmd.Output()
+	var files struct{ GoMod, Info, Error string }
+	jsonErr := json.Unmarshal(out, &files)
+	switch {
+	case files.Error != "":
+		return moduleSource{}, fmt.Errorf("go mod download %s@%s: %s", path, version, files.Error)
+	case runErr != nil:
+		return moduleSource{}, fmt.Errorf("go mod download %s@%s: %w: %s", path, version, runErr, strings.TrimSpace(stderr.String()))
+	case jsonErr != nil:
+		return moduleSource{}, fmt.Errorf("go mod download %s@%s: %w", path, version, jsonErr)
+	}
+	goMod, err := os.ReadFile(files.GoMod)
+	if err != nil {
+		return moduleSource{}, err
+	}
+	info, err := os.ReadFile(files.Info)
+	if err != nil {
+		return moduleSource{}, err
+	}
+	var meta struct{ Time time.Time }
+	if err := json.Unmarshal(info, &meta); err != nil {
+		return moduleSource{}, fmt.Errorf("%s: %w", files.Info, err)
+	}
+	return moduleSource{goMod: goMod, time: meta.Time}, nil
 }
 
 // KubernetesGoMod returns the wrapper go.mod for a Kubernetes version, given
@@ -62,24 +102,27 @@ func KubernetesGoMod(version string, upstreamGoMod []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	up, err := parseGoMod(upstreamGoMod)
+	up, err := gobuild.ParseGoMod(upstreamGoMod)
 	if err != nil {
 		return nil, fmt.Errorf("k8s.io/kubernetes@%s go.mod: %w", version, err)
 	}
-	m := modFile{
+	m := gobuild.GoMod{
 		Module:  kubernetesWrapperModule,
-		Go:      wrapperGoVersion,
-		Require: []modVersion{{"k8s.io/kubernetes", version}},
+		Go:      gobuild.GoVersion,
+		Require: []gobuild.ModVersion{{Path: "k8s.io/kubernetes", Version: version}},
 	}
 	for _, rep := range up.Replace {
 		if strings.HasPrefix(rep.New.Path, "./staging/") && !unservedStaging[rep.Old.Path] {
-			m.Replace = append(m.Replace, replacement{Old: modVersion{Path: rep.Old.Path}, New: modVersion{rep.Old.Path, r.staging()}})
+			m.Replace = append(m.Replace, gobuild.Replacement{
+				Old: gobuild.ModVersion{Path: rep.Old.Path},
+				New: gobuild.ModVersion{Path: rep.Old.Path, Version: r.staging()},
+			})
 		}
 	}
 	if len(m.Replace) == 0 {
 		return nil, fmt.Errorf("k8s.io/kubernetes@%s go.mod replaces no staging modules; is %s a Kubernetes release?", version, version)
 	}
-	return m.format(), nil
+	return m.Format(), nil
 }
 
 // KubernetesLDFlags returns the -ldflags of a Kubernetes build: stripped, and
@@ -123,71 +166,25 @@ func main() { etcdmain.Main(os.Args) }
 // WriteEtcdWrapper writes into dir a module that builds etcd at version from
 // the Go module proxy: a go.mod requiring go.etcd.io/etcd/server and etcdctl,
 // and a main.go calling etcdmain.Main. Files that already say the same are
-// kept (go.mod compared by its module, go, require and replace lines, since
-// go build -mod=mod adds requires to it), so a warm build stays warm. etcd's
-// version is compiled into its module; no ldflags are needed.
+// kept (see gobuild.WriteModule), so a warm build stays warm. etcd's version
+// is compiled into its module; no ldflags are needed.
 func WriteEtcdWrapper(dir, version string) error {
 	r, err := parseRelease(version)
 	if err != nil {
 		return err
 	}
-	m := modFile{
+	m := gobuild.GoMod{
 		Module: etcdWrapperModule,
-		Go:     wrapperGoVersion,
-		Require: []modVersion{
-			{etcdModule("etcdctl", r), version},
-			{etcdModule("server", r), version},
+		Go:     gobuild.GoVersion,
+		Require: []gobuild.ModVersion{
+			{Path: etcdModule("etcdctl", r), Version: version},
+			{Path: etcdModule("server", r), Version: version},
 		},
 	}
-	if err := writeWrapperFile(filepath.Join(dir, "go.mod"), m.format(), sameGoMod); err != nil {
-		return err
-	}
-	return writeWrapperFile(filepath.Join(dir, "main.go"), fmt.Appendf(nil, etcdMain, r.major), bytes.Equal)
+	return gobuild.WriteModule(dir, m.Format(), fmt.Appendf(nil, etcdMain, r.major))
 }
 
 // etcdModule is the path of one of etcd's modules at a release's major version.
 func etcdModule(name string, r release) string {
 	return "go.etcd.io/etcd/" + name + "/v" + r.major
-}
-
-// writeWrapperFile writes data to path unless the file there is the same by
-// same's measure.
-func writeWrapperFile(path string, data []byte, same func(old, new []byte) bool) error {
-	if old, err := os.ReadFile(path); err == nil && same(old, data) {
-		return nil
-	}
-	return host.WriteFileAtomic(path, data, layout.ModePublic, layout.ModeDir)
-}
-
-// sameGoMod reports whether an existing wrapper go.mod builds what want
-// describes: the same module and go lines, the same replaces, and each of
-// want's requires at the same version. Other requires are the ones go build
-// -mod=mod added, and stay.
-func sameGoMod(existing, want []byte) bool {
-	have, err := parseGoMod(existing)
-	if err != nil {
-		return false
-	}
-	w, err := parseGoMod(want)
-	if err != nil {
-		return false
-	}
-	if have.Module != w.Module || have.Go != w.Go || !sameReplaces(have.Replace, w.Replace) {
-		return false
-	}
-	for _, req := range w.Require {
-		if !slices.Contains(have.Require, req) {
-			return false
-		}
-	}
-	return true
-}
-
-// sameReplaces compares two replace lists as sets.
-func sameReplaces(a, b []replacement) bool {
-	byText := func(x, y replacement) int { return strings.Compare(x.String(), y.String()) }
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.SortFunc(a, byText)
-	slices.SortFunc(b, byText)
-	return slices.Equal(a, b)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/k8s-single/k8s-single/internal/gobuild"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -55,22 +57,22 @@ func TestKubernetesGoMod(t *testing.T) {
 	}
 	golden(t, "kubernetes-v1.37.2-wrapper.go.mod.golden", got)
 
-	up, err := parseGoMod(upstream)
+	up, err := gobuild.ParseGoMod(upstream)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := parseGoMod(got)
+	m, err := gobuild.ParseGoMod(got)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m.Module != "k8s-single.local/build/kubernetes" || m.Go != "1.26.0" ||
-		len(m.Require) != 1 || m.Require[0] != (modVersion{"k8s.io/kubernetes", "v1.37.2"}) {
+		len(m.Require) != 1 || m.Require[0] != (gobuild.ModVersion{Path: "k8s.io/kubernetes", Version: "v1.37.2"}) {
 		t.Errorf("module/go/require = %q %q %v", m.Module, m.Go, m.Require)
 	}
 	replaced := map[string]bool{}
 	for _, r := range m.Replace {
 		replaced[r.Old.Path] = true
-		if r.Old.Version != "" || r.New != (modVersion{r.Old.Path, "v0.37.2"}) {
+		if r.Old.Version != "" || r.New != (gobuild.ModVersion{Path: r.Old.Path, Version: "v0.37.2"}) {
 			t.Errorf("replace %s, want %s => %s v0.37.2", r, r.Old.Path, r.Old.Path)
 		}
 	}
@@ -90,7 +92,7 @@ func TestKubernetesGoMod(t *testing.T) {
 		t.Logf("no hand-made wrapper to compare with: %v", err)
 		return
 	}
-	if !sameGoMod(handMade, got) {
+	if !keptBy(t, handMade, got) {
 		t.Errorf("generated go.mod does not say what the hand-made one says:\n%s", handMade)
 	}
 }
@@ -150,7 +152,7 @@ func TestWriteEtcdWrapper(t *testing.T) {
 		}
 		golden(t, "etcd-v3.7.3-wrapper."+name+".golden", got)
 		if handMade, err := os.ReadFile(filepath.Join(handMadeWork, "etcd-v3.7.3", name)); err == nil {
-			same := bytes.Equal(handMade, got) || (name == "go.mod" && sameGoMod(handMade, got))
+			same := bytes.Equal(handMade, got) || (name == "go.mod" && keptBy(t, handMade, got))
 			if !same {
 				t.Errorf("%s does not say what the hand-made one says:\n%s", name, handMade)
 			}
@@ -189,29 +191,18 @@ func TestWriteEtcdWrapper(t *testing.T) {
 	}
 }
 
-// TestSameGoMod checks what a kept wrapper go.mod may and may not differ in.
-func TestSameGoMod(t *testing.T) {
-	want, err := KubernetesGoMod("v1.37.2", readTestdata(t, "kubernetes-v1.37.2.mod"))
+// keptBy reports whether gobuild.WriteModule keeps an existing go.mod when
+// it is to write want: whether the existing one builds the same.
+func keptBy(t *testing.T, existing, want []byte) bool {
+	t.Helper()
+	dir := t.TempDir()
+	writeExecutable(t, filepath.Join(dir, "go.mod"), existing)
+	if err := gobuild.WriteModule(dir, want, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := string(want)
-	for _, tc := range []struct {
-		name, existing string
-		same           bool
-	}{
-		{"identical", w, true},
-		{"requires added by go build", w + "\nrequire (\n\tk8s.io/api v0.0.0 // indirect\n\tgithub.com/x/y v1.0.0 // indirect\n)\n", true},
-		{"require folded into a block", strings.Replace(w, "require k8s.io/kubernetes v1.37.2", "require (\n\tk8s.io/kubernetes v1.37.2\n\tk8s.io/api v0.0.0 // indirect\n)", 1), true},
-		{"another kubernetes", strings.Replace(w, "k8s.io/kubernetes v1.37.2", "k8s.io/kubernetes v1.37.1", 1), false},
-		{"a replace at another version", strings.Replace(w, "k8s.io/api v0.37.2", "k8s.io/api v0.37.1", 1), false},
-		{"a replace missing", strings.Replace(w, "\tk8s.io/api => k8s.io/api v0.37.2\n", "", 1), false},
-		{"another go version", strings.Replace(w, "go 1.26.0", "go 1.25.0", 1), false},
-		{"another module", strings.Replace(w, "build/kubernetes", "build/k8s", 1), false},
-		{"unparsable", "replace (\n\tk8s.io/api\n)\n", false},
-	} {
-		if got := sameGoMod([]byte(tc.existing), want); got != tc.same {
-			t.Errorf("%s: sameGoMod = %v, want %v", tc.name, got, tc.same)
-		}
-	}
+	return bytes.Equal(got, existing)
 }

@@ -9,11 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/k8s-single/k8s-single/internal/gobuild"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/printer"
 )
@@ -28,7 +30,7 @@ import (
 // a progress line per step with the time spent on the image so far.
 func Build(ctx context.Context, imgs []Image, outDir, cacheDir string, out io.Writer) (Bundle, error) {
 	if _, err := exec.LookPath("go"); err != nil {
-		return Bundle{}, fmt.Errorf("building the images needs the go command (Go %s or newer) on PATH (%w)", wrapperGoVersion, err)
+		return Bundle{}, fmt.Errorf("building the images needs the go command (Go %s or newer) on PATH (%w)", gobuild.GoVersion, err)
 	}
 	if err := os.MkdirAll(outDir, layout.ModeDir); err != nil {
 		return Bundle{}, fmt.Errorf("create the bundle directory: %w", err)
@@ -94,7 +96,7 @@ func buildImage(ctx context.Context, img Image, outDir, cacheDir string, p *prog
 	}
 	bin := filepath.Join("bin", img.Name)
 	p.printf("building %s in %s", img.Source(), workDir)
-	build := goCommand(ctx, cacheDir, workDir, "build", "-trimpath", "-ldflags", img.LDFlags, "-o", bin, img.Package)
+	build := gobuild.Build(ctx, cacheDir, workDir, img.LDFlags, "-o", bin, img.Package)
 	if err := p.run(build, "building "+img.Source()); err != nil {
 		return Entry{}, fmt.Errorf("build %s in %s: %w; the output above says why, and the caches under %s keep what was built for the next try",
 			img.Source(), workDir, err, cacheDir)
@@ -114,6 +116,33 @@ func buildImage(ctx context.Context, img Image, outDir, cacheDir string, p *prog
 	}
 	p.printf("wrote %s: %s, image id %s, %s", path, img.Ref, e.ID, printer.Bytes(e.Size))
 	return e, nil
+}
+
+// progress writes an image's progress lines, each with the time since the
+// image's work started.
+type progress struct {
+	out   io.Writer
+	name  string
+	start time.Time
+}
+
+func newProgress(out io.Writer, name string) *progress {
+	return &progress{out: out, name: name, start: time.Now()}
+}
+
+// printf writes one line: "coredns: <message> (1m5s)".
+func (p *progress) printf(format string, args ...any) { io.WriteString(p.out, p.line(format, args...)) }
+
+func (p *progress) line(format string, args ...any) string {
+	return fmt.Sprintf("%s: %s (%s)\n", p.name, fmt.Sprintf(format, args...), p.elapsed())
+}
+
+func (p *progress) elapsed() time.Duration { return time.Since(p.start).Round(100 * time.Millisecond) }
+
+// run runs a go build with its output passed through, printing what is
+// running every 15s (gobuild.Run) so a long build shows it is alive.
+func (p *progress) run(cmd *exec.Cmd, what string) error {
+	return gobuild.Run(cmd, p.out, func() string { return p.line("%s ...", what) })
 }
 
 // entryFor is the index entry of img's image, written to path.

@@ -63,3 +63,30 @@ func TestWriteWrapperPause(t *testing.T) {
 		t.Errorf("pause needs the standard library only, its go.mod requires:\n%s", goMod)
 	}
 }
+
+// TestWriteWrapperKeepsBuilt checks that the wrappers an earlier build left
+// under the real cache (go.mod grown by go build, main.go) are kept byte for
+// byte, so the next build there stays warm. It skips the images not built yet.
+func TestWriteWrapperKeepsBuilt(t *testing.T) {
+	for _, img := range Required(defaultConfig()) {
+		built := filepath.Join(realCacheDir, "work", img.Name+"-"+img.Version)
+		goMod, err := os.ReadFile(filepath.Join(built, "go.mod"))
+		if err != nil {
+			t.Logf("%s: no earlier wrapper to compare with: %v", img.Name, err)
+			continue
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "go.mod"), goMod, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeWrapper(dir, img); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(dir, "go.mod")); !bytes.Equal(got, goMod) {
+			t.Errorf("%s: the go.mod in %s was rewritten:\n%s", img.Name, built, got)
+		}
+		if mainGo, err := os.ReadFile(filepath.Join(built, "main.go")); err == nil && !bytes.Equal(mainGo, img.main) {
+			t.Errorf("%s: the main.go in %s is not the one the wrapper writes", img.Name, built)
+		}
+	}
+}

@@ -1,4 +1,4 @@
-package binaries
+package gobuild
 
 import (
 	"bytes"
@@ -7,39 +7,41 @@ import (
 	"strings"
 )
 
-// modFile is the part of a go.mod the wrapper modules care about. It reads
-// any go.mod (other directives are skipped) and writes the wrappers' own.
-type modFile struct {
+// GoMod is the part of a go.mod a wrapper module cares about. ParseGoMod reads
+// it from any go.mod (other directives are skipped); Format writes a wrapper's.
+type GoMod struct {
 	Module  string
 	Go      string
-	Require []modVersion
-	Replace []replacement
+	Require []ModVersion
+	Replace []Replacement
 }
 
-// modVersion is a module path with a version; Version is empty for a local
+// ModVersion is a module path with a version; Version is empty for a local
 // directory (./staging/src/k8s.io/api) or an unversioned replace's left side.
-type modVersion struct {
+type ModVersion struct {
 	Path, Version string
 }
 
-func (m modVersion) String() string {
+// String is the path and version as a go.mod spells them: "path version".
+func (m ModVersion) String() string {
 	if m.Version == "" {
 		return m.Path
 	}
 	return m.Path + " " + m.Version
 }
 
-// replacement is one replace directive: Old => New.
-type replacement struct {
-	Old, New modVersion
+// Replacement is one replace directive: Old => New.
+type Replacement struct {
+	Old, New ModVersion
 }
 
-func (r replacement) String() string { return r.Old.String() + " => " + r.New.String() }
+// String is the replace directive's arguments: "old [version] => new [version]".
+func (r Replacement) String() string { return r.Old.String() + " => " + r.New.String() }
 
-// parseGoMod reads module, go, require and replace directives, in single-line
-// and block form; comments (// indirect among them) are dropped.
-func parseGoMod(data []byte) (modFile, error) {
-	var m modFile
+// ParseGoMod reads the module, go, require and replace directives of a go.mod,
+// in single-line and block form; comments (// indirect among them) are dropped.
+func ParseGoMod(data []byte) (GoMod, error) {
+	var m GoMod
 	block := ""
 	for i, line := range strings.Split(string(data), "\n") {
 		line, _, _ = strings.Cut(line, "//")
@@ -59,7 +61,7 @@ func parseGoMod(data []byte) (modFile, error) {
 			verb, args = f[0], f[1:]
 		}
 		if err := m.add(verb, args); err != nil {
-			return modFile{}, fmt.Errorf("go.mod line %d: %w", i+1, err)
+			return GoMod{}, fmt.Errorf("go.mod line %d: %w", i+1, err)
 		}
 	}
 	return m, nil
@@ -67,7 +69,7 @@ func parseGoMod(data []byte) (modFile, error) {
 
 // add records one directive; the ones the wrappers do not use (godebug,
 // toolchain, exclude, retract...) are skipped.
-func (m *modFile) add(verb string, args []string) error {
+func (m *GoMod) add(verb string, args []string) error {
 	switch verb {
 	case "module", "go":
 		if len(args) != 1 {
@@ -82,7 +84,7 @@ func (m *modFile) add(verb string, args []string) error {
 		if len(args) != 2 {
 			return fmt.Errorf("require wants a path and a version, has %q", args)
 		}
-		m.Require = append(m.Require, modVersion{args[0], args[1]})
+		m.Require = append(m.Require, ModVersion{args[0], args[1]})
 	case "replace":
 		r, err := parseReplacement(args)
 		if err != nil {
@@ -94,36 +96,37 @@ func (m *modFile) add(verb string, args []string) error {
 }
 
 // parseReplacement reads "old [version] => new [version]".
-func parseReplacement(args []string) (replacement, error) {
+func parseReplacement(args []string) (Replacement, error) {
 	i := slices.Index(args, "=>")
 	if i < 0 {
-		return replacement{}, fmt.Errorf("replace wants old [version] => new [version], has %q", args)
+		return Replacement{}, fmt.Errorf("replace wants old [version] => new [version], has %q", args)
 	}
 	old, err := parseModVersion(args[:i])
 	if err != nil {
-		return replacement{}, fmt.Errorf("replace %q: %w", args, err)
+		return Replacement{}, fmt.Errorf("replace %q: %w", args, err)
 	}
 	repl, err := parseModVersion(args[i+1:])
 	if err != nil {
-		return replacement{}, fmt.Errorf("replace %q: %w", args, err)
+		return Replacement{}, fmt.Errorf("replace %q: %w", args, err)
 	}
-	return replacement{Old: old, New: repl}, nil
+	return Replacement{Old: old, New: repl}, nil
 }
 
 // parseModVersion reads "path" or "path version".
-func parseModVersion(f []string) (modVersion, error) {
+func parseModVersion(f []string) (ModVersion, error) {
 	switch len(f) {
 	case 1:
-		return modVersion{Path: f[0]}, nil
+		return ModVersion{Path: f[0]}, nil
 	case 2:
-		return modVersion{f[0], f[1]}, nil
+		return ModVersion{f[0], f[1]}, nil
 	}
-	return modVersion{}, fmt.Errorf("want a path and an optional version, have %q", f)
+	return ModVersion{}, fmt.Errorf("want a path and an optional version, have %q", f)
 }
 
-// format writes the go.mod as go itself lays it out: a list of one on a
-// single line, longer lists in a block.
-func (m modFile) format() []byte {
+// Format writes the go.mod as go itself lays it out: the module and go lines,
+// then the requires and the replaces, a list of one on a single line, longer
+// lists in a block.
+func (m GoMod) Format() []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "module %s\n\ngo %s\n", m.Module, m.Go)
 	writeDirective(&b, "require", m.Require)

@@ -54,6 +54,7 @@ phase recorded in a journal, so a failed or interrupted run resumes where it sto
 		newImagesCommand(g),
 		newResetCommand(g),
 		newStatusCommand(g),
+		newDashboardCommand(g),
 	)
 	cmd.InitDefaultCompletionCmd()
 	for _, c := range cmd.Commands() {

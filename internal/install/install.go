@@ -64,6 +64,7 @@ func Phases() []phases.Phase {
 		Runtime(),
 		Node(),
 		Addons(),
+		Dashboard(),
 		Verify(),
 	}
 }

@@ -212,8 +212,8 @@ func TestNodeIPChangeResignsOnlyTheCertsThatCarryIt(t *testing.T) {
 		}
 	}
 	sort.Strings(changed)
-	if got := strings.Join(changed, " "); got != "apiserver etcd/peer etcd/server kubelet" {
-		t.Errorf("re-signed certs = %q, want apiserver etcd/peer etcd/server kubelet", got)
+	if got := strings.Join(changed, " "); got != "apiserver dashboard etcd/peer etcd/server kubelet" {
+		t.Errorf("re-signed certs = %q, want exactly those with the node IP in their SANs: apiserver dashboard etcd/peer etcd/server kubelet", got)
 	}
 }
 

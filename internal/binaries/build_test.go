@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/golden"
 	"github.com/k8s-single/k8s-single/internal/host"
 )
 
@@ -116,7 +117,7 @@ func TestWriteKubernetesWrapper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "kubernetes-v1.37.2-wrapper.go.mod.golden", got)
+	golden.Check(t, filepath.Join("testdata", "kubernetes-v1.37.2-wrapper.go.mod.golden"), got)
 }
 
 // TestBuildWarm runs Build against caches whose wrapper bin/ directories

@@ -2,7 +2,6 @@ package binaries
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,31 +9,12 @@ import (
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/gobuild"
+	"github.com/k8s-single/k8s-single/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // handMadeWork is where the hand-made builds on the build machine live; the
 // tests compare against them when they are there and skip that part if not.
 const handMadeWork = "/var/cache/k8s-single/work"
-
-// golden compares got with a file in testdata, rewriting it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update accepts the new one); got:\n%s", path, got)
-	}
-}
 
 func readTestdata(t *testing.T, name string) []byte {
 	t.Helper()
@@ -55,7 +35,7 @@ func TestKubernetesGoMod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "kubernetes-v1.37.2-wrapper.go.mod.golden", got)
+	golden.Check(t, filepath.Join("testdata", "kubernetes-v1.37.2-wrapper.go.mod.golden"), got)
 
 	up, err := gobuild.ParseGoMod(upstream)
 	if err != nil {
@@ -150,7 +130,7 @@ func TestWriteEtcdWrapper(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "etcd-v3.7.3-wrapper."+name+".golden", got)
+		golden.Check(t, filepath.Join("testdata", "etcd-v3.7.3-wrapper."+name+".golden"), got)
 		if handMade, err := os.ReadFile(filepath.Join(handMadeWork, "etcd-v3.7.3", name)); err == nil {
 			same := bytes.Equal(handMade, got) || (name == "go.mod" && keptBy(t, handMade, got))
 			if !same {

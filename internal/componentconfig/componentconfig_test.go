@@ -3,7 +3,6 @@ package componentconfig
 import (
 	"bytes"
 	"encoding/base64"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,12 +17,11 @@ import (
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/config/configtest"
+	"github.com/k8s-single/k8s-single/internal/golden"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/units"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // hosts are the machines the golden files are rendered for.
 var hosts = map[string]units.Host{
@@ -31,15 +29,6 @@ var hosts = map[string]units.Host{
 	"nspawn": {CgroupDriver: "systemd", CgroupV1: true, ConntrackReadOnly: true},
 	// vm is a stock VM: cgroup v2, systemd-resolved, its own conntrack table.
 	"vm": {CgroupDriver: "cgroupfs", SystemdResolved: true},
-}
-
-func testCluster(t *testing.T) *config.Cluster {
-	t.Helper()
-	c := config.Default(config.HostFacts{Hostname: "node-1", DefaultRouteAddress: "192.168.56.10"})
-	if err := c.Validate(); err != nil {
-		t.Fatalf("test cluster: %v", err)
-	}
-	return c
 }
 
 // fixedRandom makes generated keys reproducible in golden files.
@@ -50,7 +39,7 @@ func fixedRandom() io.Reader {
 // render returns the rendered files by host path.
 func render(t *testing.T, h units.Host, existingEncryption []byte) map[string]units.File {
 	t.Helper()
-	files, err := Render(testCluster(t), h, existingEncryption, fixedRandom())
+	files, err := Render(configtest.Cluster(t), h, existingEncryption, fixedRandom())
 	if err != nil {
 		t.Fatalf("Render: %v", err)
 	}
@@ -79,24 +68,8 @@ func TestRenderGolden(t *testing.T) {
 	for name, h := range hosts {
 		for _, f := range render(t, h, nil) {
 			// var/lib/kubelet/config.yaml -> kubelet-config.yaml
-			golden := filepath.Base(filepath.Dir(f.Path)) + "-" + filepath.Base(f.Path)
-			path := filepath.Join("testdata", name, golden)
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, f.Data, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/componentconfig -update)", err)
-			}
-			if !bytes.Equal(f.Data, want) {
-				t.Errorf("%s differs from the golden file; if intended, run go test ./internal/componentconfig -update\n--- got\n%s", path, f.Data)
-			}
+			file := filepath.Base(filepath.Dir(f.Path)) + "-" + filepath.Base(f.Path)
+			golden.Check(t, filepath.Join("testdata", name, file), f.Data)
 		}
 	}
 }
@@ -121,7 +94,7 @@ func TestRenderPathsAndModes(t *testing.T) {
 
 func TestRenderNeedsResolvedCgroupDriver(t *testing.T) {
 	for _, driver := range []string{"", "auto"} {
-		if _, err := Render(testCluster(t), units.Host{CgroupDriver: driver}, nil, fixedRandom()); err == nil {
+		if _, err := Render(configtest.Cluster(t), units.Host{CgroupDriver: driver}, nil, fixedRandom()); err == nil {
 			t.Errorf("cgroup driver %q: no error", driver)
 		}
 	}

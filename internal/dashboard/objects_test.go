@@ -2,8 +2,6 @@ package dashboard
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,10 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/k8s-single/k8s-single/internal/golden"
 	"github.com/k8s-single/k8s-single/internal/kube"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // testParams are the golden files' parameters: the defaults, with a fixed
 // stand-in for the certificate.
@@ -85,19 +82,7 @@ func TestManifestGolden(t *testing.T) {
 			if again := render(t, ui, testParams); !bytes.Equal(got, again) {
 				t.Fatal("two renders of the same objects differ: re-applying would not be a no-op")
 			}
-			path := filepath.Join("testdata", ui.Kind+".yaml")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/dashboard -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the golden file; if intended, run go test ./internal/dashboard -update\n--- got\n%s", path, got)
-			}
+			golden.Check(t, filepath.Join("testdata", ui.Kind+".yaml"), got)
 		})
 	}
 }

@@ -2,17 +2,14 @@ package etcd_test
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/etcd"
+	"github.com/k8s-single/k8s-single/internal/golden"
 	"github.com/k8s-single/k8s-single/internal/printer"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // reports are fixed results of every kind the etcd commands print.
 var reports = map[string]any{
@@ -46,24 +43,8 @@ func TestReportsPrint(t *testing.T) {
 				if err := printer.Print(&out, format, v); err != nil {
 					t.Fatal(err)
 				}
-				assertGolden(t, filepath.Join("testdata", name+"."+format), out.Bytes())
+				golden.Check(t, filepath.Join("testdata", name+"."+format), out.Bytes())
 			})
 		}
-	}
-}
-
-func assertGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s:\n%s\nwant:\n%s", path, got, want)
 	}
 }

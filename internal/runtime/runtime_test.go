@@ -1,10 +1,8 @@
 package runtime
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -17,38 +15,9 @@ import (
 
 	toml "github.com/pelletier/go-toml"
 
-	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/config/configtest"
+	"github.com/k8s-single/k8s-single/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-func testCluster(t *testing.T) *config.Cluster {
-	t.Helper()
-	c := config.Default(config.HostFacts{Hostname: "node-1", DefaultRouteAddress: "192.168.56.10"})
-	if err := c.Validate(); err != nil {
-		t.Fatalf("test cluster: %v", err)
-	}
-	return c
-}
-
-// golden compares data with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name string, data []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/runtime -update)", err)
-	}
-	if !bytes.Equal(data, want) {
-		t.Errorf("%s differs from the golden file; if the change is intended, run go test ./internal/runtime -update\n--- got\n%s", path, data)
-	}
-}
 
 // hosts are the two kinds of machine the project runs on: a systemd-nspawn
 // container (root without CAP_SYS_RESOURCE, no AppArmor) and a VM.
@@ -59,7 +28,7 @@ var hosts = map[string]Host{
 
 func render(t *testing.T, h Host) map[string][]byte {
 	t.Helper()
-	files, err := Render(testCluster(t), h)
+	files, err := Render(configtest.Cluster(t), h)
 	if err != nil {
 		t.Fatalf("Render: %v", err)
 	}
@@ -79,7 +48,7 @@ func render(t *testing.T, h Host) map[string][]byte {
 func TestRenderGolden(t *testing.T) {
 	for name, h := range hosts {
 		for path, data := range render(t, h) {
-			golden(t, name+"/"+filepath.Base(path), data)
+			golden.Check(t, filepath.Join("testdata", name, filepath.Base(path)), data)
 		}
 	}
 }
@@ -134,7 +103,7 @@ func TestContainerdConfigToggles(t *testing.T) {
 }
 
 func TestContainerdConfigNeedsResolvedDriver(t *testing.T) {
-	_, err := Render(testCluster(t), Host{CgroupDriver: "auto"})
+	_, err := Render(configtest.Cluster(t), Host{CgroupDriver: "auto"})
 	if err == nil || !strings.Contains(err.Error(), ContainerdConfig) {
 		t.Errorf("Render with driver auto: %v, want an error naming %s", err, ContainerdConfig)
 	}

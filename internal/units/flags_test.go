@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/k8s-single/k8s-single/internal/config/configtest"
+	"github.com/k8s-single/k8s-single/internal/golden"
 )
 
 // helpFlagRE matches a flag's definition in --help output: Kubernetes'
@@ -37,10 +40,10 @@ func helpListPath(binary string) string {
 // always, against the live binary when one is present. -update rewrites the
 // stored list from a present binary.
 func TestFlagsExistInHelp(t *testing.T) {
-	for _, comp := range Components(testCluster(t)) {
+	for _, comp := range Components(configtest.Cluster(t)) {
 		t.Run(comp.Name, func(t *testing.T) {
 			bin := findBinary(comp.Name)
-			if *update && bin != "" {
+			if golden.Updating() && bin != "" {
 				writeHelpList(t, comp.Name, liveHelpFlags(t, bin))
 			}
 			t.Run("stored", func(t *testing.T) {

@@ -2,8 +2,6 @@ package units
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,19 +10,10 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 
 	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/config/configtest"
+	"github.com/k8s-single/k8s-single/internal/golden"
 	"github.com/k8s-single/k8s-single/internal/layout"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files (and, when the binaries are present, the --help flag lists) in testdata")
-
-func testCluster(t *testing.T) *config.Cluster {
-	t.Helper()
-	c := config.Default(config.HostFacts{Hostname: "node-1", DefaultRouteAddress: "192.168.56.10"})
-	if err := c.Validate(); err != nil {
-		t.Fatalf("test cluster: %v", err)
-	}
-	return c
-}
 
 func renderUnits(t *testing.T, c *config.Cluster) []File {
 	t.Helper()
@@ -35,33 +24,14 @@ func renderUnits(t *testing.T, c *config.Cluster) []File {
 	return files
 }
 
-// golden compares data with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name string, data []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/units -update)", err)
-	}
-	if !bytes.Equal(data, want) {
-		t.Errorf("%s differs from the golden file; if the change is intended, run go test ./internal/units -update\n--- got\n%s", path, data)
-	}
-}
-
 func TestRenderUnitsGolden(t *testing.T) {
-	for _, f := range renderUnits(t, testCluster(t)) {
-		golden(t, filepath.Base(f.Path), f.Data)
+	for _, f := range renderUnits(t, configtest.Cluster(t)) {
+		golden.Check(t, filepath.Join("testdata", filepath.Base(f.Path)), f.Data)
 	}
 }
 
 func TestRenderUnitsShape(t *testing.T) {
-	c := testCluster(t)
+	c := configtest.Cluster(t)
 	files := renderUnits(t, c)
 	comps := Components(c)
 	if len(files) != len(comps) {
@@ -109,7 +79,7 @@ func hasOption(opts []*unit.UnitOption, want string) bool {
 }
 
 func TestUnitDependencies(t *testing.T) {
-	files := renderUnits(t, testCluster(t))
+	files := renderUnits(t, configtest.Cluster(t))
 	want := map[string][]string{
 		"etcd.service":                    {"Service/Type=notify", "Unit/After=network-online.target", "Unit/Wants=network-online.target"},
 		"kube-apiserver.service":          {"Service/Type=notify", "Unit/After=network-online.target etcd.service"},
@@ -132,7 +102,7 @@ func TestUnitDependencies(t *testing.T) {
 }
 
 func TestComponents(t *testing.T) {
-	c := testCluster(t)
+	c := configtest.Cluster(t)
 	var names []string
 	for _, comp := range Components(c) {
 		names = append(names, comp.Name)
@@ -180,7 +150,7 @@ func flagsOf(t *testing.T, c *config.Cluster, name string) map[string]string {
 // TestSecurityFlags pins the CIS Kubernetes Benchmark settings flag by flag,
 // independently of the golden files.
 func TestSecurityFlags(t *testing.T) {
-	c := testCluster(t)
+	c := configtest.Cluster(t)
 	pki := layout.PKIDir + "/"
 	want := map[string]map[string]string{
 		"etcd": {
@@ -252,7 +222,7 @@ func TestSecurityFlags(t *testing.T) {
 }
 
 func TestIPv6NodeAddressIsBracketed(t *testing.T) {
-	c := testCluster(t)
+	c := configtest.Cluster(t)
 	c.Node.Address = "fd00::10"
 	got := flagsOf(t, c, "etcd")["advertise-client-urls"]
 	if got != "https://[fd00::10]:2379" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +32,13 @@ func newStatusCommand(g *globals) *cobra.Command {
 				}
 				fmt.Fprintln(cmd.OutOrStdout())
 			}
-			return printer.Print(cmd.OutOrStdout(), output, report)
+			if err := printer.Print(cmd.OutOrStdout(), output, report); err != nil {
+				return err
+			}
+			if bad := report.Unhealthy(); len(bad) > 0 {
+				return fmt.Errorf("unhealthy: %s", strings.Join(bad, ", "))
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")

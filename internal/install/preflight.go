@@ -37,17 +37,23 @@ func Preflight() phases.Phase {
 	}
 }
 
-// portsHeldByUs are the ports of components an earlier run started: on a
-// re-run they are busy because the cluster is up, not because of a conflict.
+// portsHeldByUs are the ports of components an earlier run may have started
+// (done, failed or killed while running): on a re-run they are busy because
+// our own component holds them, not because of a conflict.
 func portsHeldByUs(c *phases.Context) map[int]bool {
 	j, err := phases.LoadJournal(c.Root)
 	if err != nil {
 		return nil
 	}
+	byPhase := map[string][]int{
+		"etcd":          {c.Config.Etcd.ClientPort, c.Config.Etcd.PeerPort},
+		"control-plane": {c.Config.APIServer.Port, 10257, 10259},
+		"node":          {10250},
+	}
 	held := map[int]bool{}
-	for _, name := range []string{"etcd", "control-plane", "node"} {
-		if rec, ok := j.Phases[name]; ok && rec.Status == phases.Done {
-			for _, p := range preflight.ControlPlanePorts(c.Config) {
+	for name, ports := range byPhase {
+		if rec, ok := j.Phases[name]; ok && rec.Status != phases.Pending && rec.Status != phases.Rendered {
+			for _, p := range ports {
 				held[p] = true
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/probe"
+	"github.com/k8s-single/k8s-single/internal/runtime"
 	"github.com/k8s-single/k8s-single/internal/units"
 )
 
@@ -78,6 +79,33 @@ var healthChecks = []healthCheck{
 	{"kube-apiserver", "control-plane", endpointCheck(0)},
 	{"kube-controller-manager", "control-plane", endpointCheck(1)},
 	{"kube-scheduler", "control-plane", endpointCheck(2)},
+	{"containerd", "runtime", func(ctx context.Context, _ host.Root, _ *config.Cluster) error {
+		ok, detail, err := runtime.CRIReady(runtime.Exec(ctx))
+		if err == nil && !ok {
+			err = fmt.Errorf("CRI not ready: %s", detail)
+		}
+		return err
+	}},
+	{"kubelet", "node", localHealthz("kubelet", "http://127.0.0.1:10248/healthz")},
+	{"kube-proxy", "node", localHealthz("kube-proxy", "http://127.0.0.1:10256/healthz")},
+}
+
+// localHealthz checks a plain-HTTP health endpoint bound to loopback.
+func localHealthz(name, url string) func(context.Context, host.Root, *config.Cluster) error {
+	return func(ctx context.Context, _ host.Root, _ *config.Cluster) error {
+		return probeOK(ctx, probe.Endpoint{Name: name, URL: url})
+	}
+}
+
+// Unhealthy lists the components that failed their check.
+func (r StatusReport) Unhealthy() []string {
+	var bad []string
+	for _, c := range r.Components {
+		if !c.Healthy {
+			bad = append(bad, c.Component)
+		}
+	}
+	return bad
 }
 
 // Status reads the journal and checks every component of a done phase.

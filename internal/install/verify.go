@@ -214,14 +214,8 @@ func checkComponents(c *phases.Context) error {
 	if err != nil {
 		return err
 	}
-	var bad []string
-	for _, h := range report.Components {
-		if !h.Healthy {
-			bad = append(bad, h.Component+": "+h.Detail)
-		}
-	}
-	if len(bad) > 0 {
-		return fmt.Errorf("unhealthy components: %s", strings.Join(bad, "; "))
+	if bad := report.Unhealthy(); len(bad) > 0 {
+		return fmt.Errorf("unhealthy components: %s (see k8s-single status)", strings.Join(bad, ", "))
 	}
 	c.Printf("all %d components healthy", len(report.Components))
 	return nil

@@ -195,11 +195,18 @@ func (r *Runner) runPhase(ctx context.Context, cfg *config.Cluster, j *Journal, 
 	}
 	fmt.Fprintf(r.Out, "%s %s: %s\n", step, p.Name, p.Short)
 	start := time.Now()
-	*rec = Record{Status: Running, Started: start.UTC()}
+	// Keep what an earlier run recorded until this one knows better: a run
+	// killed half-way must not make reset forget files already on disk.
+	*rec = Record{Status: Running, Started: start.UTC(), Artifacts: rec.Artifacts}
 	if err := j.Save(r.Root); err != nil {
 		return Outcome{Phase: p.Name, Action: "failed"}, err
 	}
-	err = runSteps(c, p)
+	// Once the files are written and before anything starts, record them.
+	afterRender := func() error {
+		rec.Artifacts = mergeArtifacts(rec.Artifacts, existingArtifacts(r.Root, c.tracked))
+		return j.Save(r.Root)
+	}
+	err = runSteps(c, p, afterRender)
 	rec.Finished = time.Now().UTC()
 	rec.DurationMS = time.Since(start).Milliseconds()
 	out := Outcome{Phase: p.Name, Duration: time.Since(start)}
@@ -207,6 +214,7 @@ func (r *Runner) runPhase(ctx context.Context, cfg *config.Cluster, j *Journal, 
 		rec.Artifacts, err = snapshotArtifacts(r.Root, c.tracked)
 	}
 	if err != nil {
+		rec.Artifacts = mergeArtifacts(rec.Artifacts, existingArtifacts(r.Root, c.tracked))
 		rec.Status, rec.Error = Failed, err.Error()
 		out.Action, out.Reason = "failed", err.Error()
 		fmt.Fprintf(r.Out, "%s %s: FAILED after %s: %v\n", step, p.Name, elapsed(out.Duration), err)
@@ -224,12 +232,16 @@ func (r *Runner) runPhase(ctx context.Context, cfg *config.Cluster, j *Journal, 
 	return out, j.Save(r.Root)
 }
 
-// runSteps runs Render, then (unless dry) Start and Verify.
-func runSteps(c *Context, p Phase) error {
+// runSteps runs Render, records its files with afterRender, then (unless
+// dry) Start and Verify.
+func runSteps(c *Context, p Phase, afterRender func() error) error {
 	if p.Render != nil {
 		if err := p.Render(c); err != nil {
 			return err
 		}
+	}
+	if err := afterRender(); err != nil {
+		return err
 	}
 	if c.DryRun {
 		if p.Plan != nil {
@@ -248,6 +260,33 @@ func runSteps(c *Context, p Phase) error {
 		}
 	}
 	return nil
+}
+
+// existingArtifacts snapshots the tracked paths that exist, skipping the rest
+// (a failed phase may not have written them all).
+func existingArtifacts(root host.Root, paths []string) []Artifact {
+	var arts []Artifact
+	for _, p := range paths {
+		if a, err := snapshotArtifact(root, p); err == nil {
+			arts = append(arts, a)
+		}
+	}
+	return arts
+}
+
+// mergeArtifacts adds newer to older, a newer record of a path replacing the
+// older one, sorted by path.
+func mergeArtifacts(older, newer []Artifact) []Artifact {
+	byPath := map[string]Artifact{}
+	for _, a := range slices.Concat(older, newer) {
+		byPath[a.Path] = a
+	}
+	merged := make([]Artifact, 0, len(byPath))
+	for _, a := range byPath {
+		merged = append(merged, a)
+	}
+	slices.SortFunc(merged, func(a, b Artifact) int { return strings.Compare(a.Path, b.Path) })
+	return merged
 }
 
 func snapshotArtifacts(root host.Root, paths []string) ([]Artifact, error) {

@@ -265,3 +265,34 @@ func TestResetAfterDryRunStartsNoUndo(t *testing.T) {
 		t.Errorf("Undo ran for a phase that was only rendered")
 	}
 }
+
+// TestFailedStartKeepsItsFilesInTheJournal: files a phase wrote before it
+// failed are recorded, so reset removes them.
+func TestFailedStartKeepsItsFilesInTheJournal(t *testing.T) {
+	f := newFakeInstall(t)
+	f.failOn = "a"
+	r := f.runner()
+	if _, err := r.Up(context.Background(), &config.Cluster{}, Options{}); err == nil {
+		t.Fatal("phase a did not fail")
+	}
+	j, err := LoadJournal(f.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if arts := j.Phases["a"].Artifacts; len(arts) != 1 || arts[0].Path != "/etc/fake/a" {
+		t.Fatalf("failed phase recorded %+v, want /etc/fake/a", arts)
+	}
+	if err := r.Reset(context.Background(), &config.Cluster{}, ResetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(f.root.Path("/etc/fake/a")); err == nil {
+		t.Errorf("reset left the failed phase's file behind")
+	}
+}
+
+func TestMergeArtifacts(t *testing.T) {
+	got := mergeArtifacts([]Artifact{{Path: "/b", SHA256: "old"}, {Path: "/a"}}, []Artifact{{Path: "/b", SHA256: "new"}, {Path: "/c"}})
+	if len(got) != 3 || got[0].Path != "/a" || got[1].SHA256 != "new" || got[2].Path != "/c" {
+		t.Errorf("merge = %+v", got)
+	}
+}

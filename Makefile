@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/k8s-single/k8s-single/internal/install.Version=$(VERSION)
 BIN       := bin/k8s-single
 
-.PHONY: all build up test lint integration binaries bench fuzz clean
+.PHONY: all build up test lint integration binaries images smoke bench fuzz clean
 
 all: build
 
@@ -33,6 +33,14 @@ binaries: build
 integration: binaries
 	K8S_SINGLE_BIN_DIR=$$($(BIN) build --cache-dir $(CACHE_DIR) --print-dir) \
 		$(GO) test -count=1 -tags integration -v -timeout 30m ./test/integration/
+
+# images: the offline image bundle (pause, CoreDNS, metrics-server, agent) built from source.
+images: build
+	$(BIN) images build --out $(CACHE_DIR)/images --cache-dir $(CACHE_DIR)
+
+# smoke: the whole cluster under real systemd in systemd-nspawn (root).
+smoke: binaries images
+	test/smoke/run.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./internal/...

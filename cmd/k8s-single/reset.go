@@ -23,7 +23,7 @@ brings back the same cluster identity; --purge deletes them too.`,
 			if err != nil {
 				return err
 			}
-			return install.NewRunner(g.hostRoot(), cmd.OutOrStdout(), g.verbose).Reset(cmd.Context(), cfg, opts)
+			return install.Reset(cmd.Context(), g.hostRoot(), cmd.OutOrStdout(), g.verbose, cfg, opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Purge, "purge", false, "also delete the PKI, the binaries, etcd's data and the journal")

@@ -2,6 +2,7 @@ package componentconfig
 
 import (
 	"fmt"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
@@ -16,6 +17,13 @@ import (
 const (
 	resolvConf         = "/etc/resolv.conf"
 	resolvedResolvConf = "/run/systemd/resolve/resolv.conf"
+)
+
+// The kubelet's graceful node shutdown: pods get shutdownGracePeriod in all,
+// the last shutdownGracePeriodCriticalPods of it reserved for critical pods.
+const (
+	shutdownGracePeriod             = 30 * time.Second
+	shutdownGracePeriodCriticalPods = 10 * time.Second
 )
 
 // kubeletConfiguration is the kubelet's config file, with the CIS 4.2
@@ -52,6 +60,11 @@ func kubeletConfiguration(c *config.Cluster, h units.Host) (*kubeletv1beta1.Kube
 		// record that makes the kubelet re-pull images it already has.
 		ImagePullCredentialsVerificationPolicy: kubeletv1beta1.NeverVerify,
 		ResolverConfig:                         ptr.To(resolvConf),
+		// Graceful node shutdown: on poweroff the kubelet (through a logind
+		// inhibitor lock) stops the pods first, so none outlives the
+		// apiserver and holds its stop up.
+		ShutdownGracePeriod:             metav1.Duration{Duration: shutdownGracePeriod},
+		ShutdownGracePeriodCriticalPods: metav1.Duration{Duration: shutdownGracePeriodCriticalPods},
 	}
 	if h.SystemdResolved {
 		k.ResolverConfig = ptr.To(resolvedResolvConf)

@@ -3,7 +3,9 @@ package install
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -15,10 +17,12 @@ import (
 
 	"github.com/k8s-single/k8s-single/internal/componentconfig"
 	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/kube"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/probe"
+	"github.com/k8s-single/k8s-single/internal/runtime"
 )
 
 // nodeComponents start in this order.
@@ -56,9 +60,8 @@ func Node() phases.Phase {
 		},
 		Start:  func(c *phases.Context) error { return startUnits(c, unitNames(nodeComponents)...) },
 		Verify: verifyNode,
-		// The kubelet's pods keep running in containerd, and /var/lib/kubelet
-		// (pod volumes may be mounted under it) is left alone.
-		Undo: func(c *phases.Context) error { return stopUnits(c, unitNames(nodeComponents)...) },
+		// The pods themselves are the runtime phase's Undo (it runs next).
+		Undo: undoNode,
 		Plan: func(c *phases.Context) []string {
 			return append(planStart(unitNames(nodeComponents)...)(c),
 				"wait for Node "+c.Config.Node.Name+" to be Ready, remove its node-role NoSchedule taints, check kube-proxy's /healthz")
@@ -230,4 +233,47 @@ func removeRoleTaints(ctx context.Context, cs kubernetes.Interface, name string)
 		return nil, fmt.Errorf("remove the node-role NoSchedule taints from Node %s: %w", name, err)
 	}
 	return removed, nil
+}
+
+// undoNode stops the kubelet and kube-proxy, then removes what they left on
+// the host (see cleanupNode).
+func undoNode(c *phases.Context) error {
+	if err := stopUnits(c, unitNames(nodeComponents)...); err != nil {
+		return err
+	}
+	if !c.Root.IsSystem() {
+		return nil
+	}
+	return cleanupNode(c, c.Root, c.Config, runtime.Exec(c), mountInfo)
+}
+
+// cleanupNode removes kube-proxy's rules (`kube-proxy --cleanup`), the KUBE-*
+// chains left after it (the kubelet's), and unmounts what the kubelet left
+// mounted under /var/lib/kubelet (pod volumes), deepest first.
+func cleanupNode(p printer, root host.Root, cfg *config.Cluster, run runtime.Run, mountinfo string) error {
+	var errs []error
+	proxy := path.Join(cfg.Binaries.InstallDir, "kube-proxy")
+	if exists(root.Path(proxy)) {
+		if _, err := run(root.Path(proxy), "--cleanup"); err != nil {
+			p.Printf("warning: %v", err)
+		} else {
+			p.Printf("removed kube-proxy's iptables/nftables rules (kube-proxy --cleanup)")
+		}
+	}
+	n, err := runtime.RemoveKubeChains(run)
+	if n > 0 {
+		p.Printf("removed %d KUBE-* iptables chains left by the kubelet and kube-proxy", n)
+	}
+	if err != nil {
+		errs = append(errs, err)
+	}
+	points, err := mountsUnder(mountinfo, root.Path(layout.KubeletDir))
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	n, err = unmountAll(points)
+	if n > 0 {
+		p.Printf("unmounted %d mounts under %s", n, layout.KubeletDir)
+	}
+	return errors.Join(append(errs, err)...)
 }

@@ -2,16 +2,21 @@ package install
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/images"
 	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/runtime"
+	"github.com/k8s-single/k8s-single/internal/units"
 )
 
 // criTimeout bounds the wait for containerd's CRI to answer.
@@ -40,11 +45,19 @@ func Runtime() phases.Phase {
 			if err != nil {
 				return err
 			}
+			saved, err := backupContainerdConfig(c.Root)
+			if err != nil {
+				return fmt.Errorf("back up %s: %w", runtime.ContainerdConfig, err)
+			}
+			if saved {
+				c.Printf("kept the existing %s in %s: reset puts it back", runtime.ContainerdConfig, containerdConfigBackup)
+			}
 			return fs.write(c)
 		},
 		Start:  startRuntime,
 		Verify: verifyRuntime,
 		Plan:   planRuntime,
+		Undo:   undoRuntime,
 	}
 }
 
@@ -87,7 +100,10 @@ func startRuntime(c *phases.Context) error {
 	for _, r := range runtime.ApplySysctls(c.Root.Path(runtime.ProcSys), c.Root.Path(runtime.Modprobe), run) {
 		c.Printf("sysctl %s", r)
 	}
-	if err := startUnits(c, "containerd.service"); err != nil {
+	if err := rememberContainerdState(c); err != nil {
+		return err
+	}
+	if err := startUnits(c, containerdUnit); err != nil {
 		return err
 	}
 	if err := waitCRI(c, run); err != nil {
@@ -189,4 +205,96 @@ func planRuntime(c *phases.Context) []string {
 		plan = append(plan, "import the image tarballs of "+dir+" into containerd")
 	}
 	return append(plan, "make sure the sandbox image "+c.Config.Runtime.SandboxImage+" is present")
+}
+
+// rememberContainerdState records, before the runtime phase first enables
+// containerd.service, whether it was enabled, so reset disables it only if
+// k8s-single enabled it.
+func rememberContainerdState(c *phases.Context) error {
+	if exists(c.Root.Path(containerdUnitState)) {
+		return nil
+	}
+	m, err := units.NewManager(c)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	state, err := m.UnitFileState(c, containerdUnit)
+	if err != nil {
+		return err
+	}
+	return recordContainerdState(c.Root, state)
+}
+
+// undoRuntime removes the pods' containers, network and leases, then stops
+// and disables containerd if k8s-single enabled it (see cleanupRuntime).
+// The config files go with the phase's files; Reset puts back a containerd
+// config that was there before.
+func undoRuntime(c *phases.Context) error {
+	if !c.Root.IsSystem() {
+		return nil
+	}
+	m, err := units.NewManager(c)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return cleanupRuntime(c, c, c.Root, runtime.Exec(c), m, mountInfo)
+}
+
+// criSandboxes is where containerd's CRI mounts each sandbox's /dev/shm.
+const criSandboxes = "/run/containerd/io.containerd.grpc.v1.cri/sandboxes"
+
+// netnsDir is where the CRI pins the pods' network namespaces (cni-*).
+const netnsDir = "/run/netns"
+
+// cleanupRuntime kills and removes every container of containerd's k8s.io
+// namespace, unmounts and removes the pods' network namespaces and shm
+// mounts, deletes the cni0 bridge and host-local's leases, then stops and
+// disables containerd.service unless it was enabled before k8s-single.
+func cleanupRuntime(ctx context.Context, p printer, root host.Root, run runtime.Run, m units.Systemd, mountinfo string) error {
+	var errs []error
+	n, err := runtime.RemoveContainers(run)
+	p.Printf("removed %d containers of containerd's %s namespace", n, images.Namespace)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	netns, err := mountsUnder(mountinfo, root.Path(netnsDir))
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	netns = slices.DeleteFunc(netns, func(p string) bool { return !strings.HasPrefix(filepath.Base(p), "cni-") })
+	shm, err := mountsUnder(mountinfo, root.Path(criSandboxes))
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	n, err = unmountAll(append(shm, netns...))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, ns := range netns {
+		if err := os.Remove(ns); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if n > 0 {
+		p.Printf("unmounted %d pod network namespaces and shm mounts", n)
+	}
+	if had, err := runtime.DeleteBridge(run); err != nil {
+		errs = append(errs, err)
+	} else if had {
+		p.Printf("deleted the bridge %s", runtime.CNIBridge)
+	}
+	if err := os.RemoveAll(root.Path(runtime.CNIStateDir)); err != nil {
+		errs = append(errs, err)
+	}
+	if wasEnabled(root) {
+		p.Printf("leaving %s enabled and running: it was enabled before k8s-single", containerdUnit)
+		return errors.Join(errs...)
+	}
+	p.Printf("stopping and disabling %s (k8s-single enabled it)", containerdUnit)
+	if err := m.StopAndDisable(ctx, containerdUnit); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }

@@ -56,6 +56,15 @@ type optPlugin struct {
 	Path string `toml:"path"`
 }
 
+// ContainerdConfigHeader starts the containerd config k8s-single writes; a
+// config.toml without it is someone else's.
+const ContainerdConfigHeader = "# Written by k8s-single"
+
+// IsOurContainerdConfig reports whether a config.toml's bytes are k8s-single's.
+func IsOurContainerdConfig(data []byte) bool {
+	return bytes.HasPrefix(data, []byte(ContainerdConfigHeader))
+}
+
 // containerdConfig renders containerd's config for the cluster and host.
 func containerdConfig(c *config.Cluster, h Host) ([]byte, error) {
 	if h.CgroupDriver != "systemd" && h.CgroupDriver != "cgroupfs" {
@@ -83,7 +92,7 @@ func containerdConfig(c *config.Cluster, h Host) ([]byte, error) {
 		},
 	}
 	var buf bytes.Buffer
-	buf.WriteString("# Written by k8s-single; it is rewritten on the next run of the runtime phase.\n\n")
+	buf.WriteString(ContainerdConfigHeader + "; it is rewritten on the next run of the runtime phase.\n\n")
 	if err := toml.NewEncoder(&buf).Order(toml.OrderPreserve).Encode(f); err != nil {
 		return nil, fmt.Errorf("render %s: %w", ContainerdConfig, err)
 	}

@@ -20,6 +20,8 @@ type daemon struct {
 	requires      []string
 	// notify is true for daemons that send sd_notify READY=1 (Type=notify).
 	notify bool
+	// successExitStatus lists exit codes systemd counts as a clean stop.
+	successExitStatus string
 	// flags returns flag name (without "--") to value.
 	flags func(c *config.Cluster) map[string]string
 }
@@ -77,7 +79,10 @@ var daemons = []daemon{
 		documentation: kubernetesDoc("kube-scheduler"),
 		after:         []string{apiserverUnit},
 		wants:         []string{apiserverUnit},
-		flags:         schedulerFlags,
+		// Without leader election kube-scheduler exits 1 on SIGTERM
+		// ("finished without leader elect"): a clean stop, not a failure.
+		successExitStatus: "1",
+		flags:             schedulerFlags,
 	},
 	{
 		name:          "kubelet",

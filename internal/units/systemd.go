@@ -22,6 +22,9 @@ type Systemd interface {
 	WaitActive(ctx context.Context, unit string, timeout time.Duration) error
 	// StopAndDisable stops a unit and removes it from boot.
 	StopAndDisable(ctx context.Context, unit string) error
+	// ResetFailed clears a unit's "failed" state, so systemd forgets a unit
+	// whose file is gone; a unit systemd does not know is not an error.
+	ResetFailed(ctx context.Context, unit string) error
 	// JournalTail returns a unit's last log lines, for error messages.
 	JournalTail(unit string, lines int) string
 }
@@ -120,6 +123,30 @@ func (m *Manager) WaitActive(ctx context.Context, unit string, timeout time.Dura
 		case <-tick.C:
 		}
 	}
+}
+
+// ResetFailed is `systemctl reset-failed unit`. A unit systemd has not
+// loaded has no failed state to clear.
+func (m *Manager) ResetFailed(ctx context.Context, unit string) error {
+	if load, err := m.property(ctx, unit, "LoadState"); err == nil && load == "not-found" {
+		if state, err := m.property(ctx, unit, "ActiveState"); err == nil && state != "failed" {
+			return nil
+		}
+	}
+	if err := m.conn.ResetFailedUnitContext(ctx, unit); err != nil {
+		// org.freedesktop.systemd1.NoSuchUnit: "Unit x.service not loaded."
+		if strings.Contains(err.Error(), "not loaded") {
+			return nil
+		}
+		return fmt.Errorf("systemctl reset-failed %s: %w", unit, err)
+	}
+	return nil
+}
+
+// UnitFileState is the unit's UnitFileState: enabled, disabled, static...
+// (empty for a unit systemd does not know).
+func (m *Manager) UnitFileState(ctx context.Context, unit string) (string, error) {
+	return m.property(ctx, unit, "UnitFileState")
 }
 
 // ActiveState is the unit's ActiveState: active, activating, failed,

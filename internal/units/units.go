@@ -18,6 +18,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/coreos/go-systemd/v22/unit"
@@ -101,6 +102,9 @@ func argv(c *config.Cluster, d daemon) []string {
 	return args
 }
 
+// apiserverStopTimeout is kube-apiserver.service's TimeoutStopSec, seconds.
+const apiserverStopTimeout = 20
+
 // unitOptions lays out one daemon's unit. StartLimitIntervalSec=0 keeps
 // Restart=always retrying forever: a controller-manager that crash-loops while
 // the apiserver is down must come back once it is up, not stay "failed".
@@ -119,6 +123,15 @@ func unitOptions(d daemon, args []string) []*unit.UnitOption {
 		opts = append(opts,
 			unit.NewUnitOption("Service", "Type", "notify"),
 			unit.NewUnitOption("Service", "TimeoutStartSec", "300"))
+	}
+	if d.name == "kube-apiserver" {
+		// Watches held open by clients that outlive it (pods on a stopping
+		// node) keep the apiserver's graceful stop waiting for the full
+		// request timeout (60 s); 20 s is plenty to drain the rest.
+		opts = append(opts, unit.NewUnitOption("Service", "TimeoutStopSec", strconv.Itoa(apiserverStopTimeout)))
+	}
+	if d.successExitStatus != "" {
+		opts = append(opts, unit.NewUnitOption("Service", "SuccessExitStatus", d.successExitStatus))
 	}
 	return append(opts,
 		unit.NewUnitOption("Service", "ExecStart", execStart(args)),

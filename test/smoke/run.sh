@@ -1,0 +1,590 @@
+#!/bin/bash
+# test/smoke/run.sh: the fast smoke tier. Boots a Debian 12 rootfs under real
+# systemd in systemd-nspawn and drives k8s-single in it (up from nothing,
+# no-op up, SIGKILL mid-phase and resume, etcd health, kubectl, the dashboard
+# in headless Chromium, reset, up).
+# Run as root:  test/smoke/run.sh      (README.md next to this file says more)
+#
+# Environment (all optional):
+#   K8S_SINGLE=path   use this k8s-single instead of `make build` in the repo
+#   BIN_DIR=dir       the 8 binaries (default: `k8s-single build --print-dir`)
+#   IMAGES=dir        image bundle (default: /var/cache/k8s-single/images)
+#   BUILD_IMAGES=auto run `k8s-single images build --out $IMAGES` when the bundle
+#                     lacks an image `k8s-single images list` names; 1: always;
+#                     0: never (then no bundle is used unless $IMAGES holds *.tar)
+#   TIMEOUT=900       hard limit in seconds for boot + scenario
+#   KEEP=1            keep the run dir (rootfs with its journal, logs)
+#   HOLD=1            leave the container running after the scenario (until
+#                     TIMEOUT or poweroff inside) and print how to attach
+#   STRICT=1          a step skipped because k8s-single lacks its phase fails
+#   KILL_PHASE=etcd KILL_AFTER=2   where the SIGKILL of `up --force` lands
+#   NOOP_MAX=1        seconds a no-op `up` may take
+#   POWEROFF_WAIT=90  seconds the container may take to power off after the
+#                     scenario before it is stopped from outside
+#   NODE_IP=10.200.0.2 NODE_NAME=smoke-node   the node inside the container
+#   DASHBOARD_IMAGE=ref   sets dashboard.image in the cluster config (default:
+#                     the test-only stand-in, built into the bundle with
+#                     `k8s-single dashboard standin --out $IMAGES`; none without a bundle
+#                     or when CONFIG_EXTRA has a dashboard: section)
+#   ARTIFACTS=$SMOKE_CACHE/artifacts   where the dashboard screenshot is kept
+#   CONFIG_EXTRA=yaml     more top-level config sections (not node/binaries/runtime),
+#                         e.g. CONFIG_EXTRA=$'dashboard:\n  kind: none'
+#   MIRROR=url        Debian mirror for debootstrap (default: read from /etc/apt)
+#   SMOKE_CACHE=/var/cache/k8s-single/smoke   rootfs cache and run dirs
+set -euo pipefail
+
+# ---- hidden helper: __cg-enter NAME T0FILE CMD...
+# Moves this process into a child cgroup NAME of its current cgroup in every
+# mounted hierarchy (so systemd-nspawn --keep-unit, systemd and the kubelet
+# inside create their cgroups below it, never at the host's roots), records
+# the time in T0FILE and execs CMD.
+if [ "${1:-}" = __cg-enter ]; then
+	name=$2 t0=$3
+	shift 3
+	mapfile -t lines </proc/self/cgroup
+	for l in "${lines[@]}"; do
+		IFS=: read -r _ ctrl path <<<"$l"
+		case $ctrl in
+		"") h=/sys/fs/cgroup/unified ;;
+		name=*) h=/sys/fs/cgroup/${ctrl#name=} ;;
+		*) h=/sys/fs/cgroup/$ctrl ;;
+		esac
+		[ -z "$ctrl" ] && [ -e /sys/fs/cgroup/cgroup.controllers ] && h=/sys/fs/cgroup
+		{ [ -d "$h" ] && [ ! -L "$h" ] && mountpoint -q "$h"; } || continue
+		d=$h${path%/}/$name
+		mkdir -p "$d"
+		if [ -e "$d/cpuset.cpus" ]; then
+			cat "$h${path%/}/cpuset.cpus" >"$d/cpuset.cpus"
+			cat "$h${path%/}/cpuset.mems" >"$d/cpuset.mems"
+		fi
+		echo $$ >"$d/cgroup.procs" || echo "cg-enter: could not join $d" >&2
+	done
+	date +%s.%N >"$t0"
+	exec "$@"
+fi
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SELF=$HERE/$(basename "${BASH_SOURCE[0]}")
+REPO=$(cd "$HERE/../.." && pwd)
+SMOKE=${SMOKE_CACHE:-/var/cache/k8s-single/smoke}
+TIMEOUT=${TIMEOUT:-900}
+NODE_IP=${NODE_IP:-10.200.0.2}
+NODE_NAME=${NODE_NAME:-smoke-node}
+KILL_PHASE=${KILL_PHASE:-etcd}
+KILL_AFTER=${KILL_AFTER:-2}
+NOOP_MAX=${NOOP_MAX:-1}
+POWEROFF_WAIT=${POWEROFF_WAIT:-90}
+ARTIFACTS=${ARTIFACTS:-$SMOKE/artifacts}
+SUITE=bookworm
+MACHINE=k8s-smoke-$$
+CGNAME=k8s-smoke-$$
+# The rootfs: debootstrap --variant=minbase plus these packages (the
+# reference's, plus curl/jq/procps for the scenario). Its cache key is a hash
+# of this list, the suite and ROOTFS_RECIPE (bump it when build_rootfs changes).
+PKGS=(systemd systemd-sysv dbus containerd runc containernetworking-plugins iptables conntrack socat
+	iproute2 ca-certificates kmod procps util-linux mount netbase curl jq
+	chromium libnss3-tools fonts-dejavu-core)
+ROOTFS_RECIPE=2
+
+T_ALL=$EPOCHREALTIME
+since() { awk -v a="$EPOCHREALTIME" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
+say() { printf '[smoke %s] %s\n' "$(date +%T)" "$*"; }
+die() {
+	say "ERROR: $*"
+	exit 1
+}
+declare -a TIMES=()
+timed() { TIMES+=("$1|$2"); }
+
+[ "$(id -u)" = 0 ] || die "run as root (systemd-nspawn, cgroups, debootstrap)"
+mkdir -p "$SMOKE/runs"
+exec 9>"$SMOKE/.run.lock"
+if ! flock -n 9; then
+	say "waiting for another smoke run to finish (lock $SMOKE/.run.lock)"
+	flock 9
+fi
+
+# ---- host state before anything, for the final "host clean" check
+host_state() {
+	echo "## links"
+	ip -o link show | awk -F': ' '{ print $2 }' | sort
+	echo "## mounts (under the smoke cache, /run/systemd, /sys/fs/cgroup, /proc/sys, /dev)"
+	awk '{ print $5 }' /proc/self/mountinfo |
+		awk -v c="$SMOKE" 'index($0, c) == 1 || /^\/(run\/systemd|sys\/fs\/cgroup|proc\/sys|dev)(\/|$)/' | sort
+	for t in iptables-save ip6tables-save; do
+		command -v "$t" >/dev/null || continue
+		echo "## $t"
+		"$t" 2>/dev/null | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//' | sort
+	done
+	echo "## nspawn runtime"
+	find /run/systemd/nspawn 2>/dev/null | sort
+	echo "## cgroups"
+	find /sys/fs/cgroup -maxdepth 5 -type d -name 'k8s-smoke*' -prune 2>/dev/null | sort
+	# what systemd, nspawn or the kubelet would create if they escaped to a root
+	find /sys/fs/cgroup/ -mindepth 2 -maxdepth 2 -type d \( -name '*.slice' -o -name '*.scope' -o -name 'kubepods*' \
+		-o -name payload -o -name supervisor \) 2>/dev/null | sort
+	true
+}
+BASELINE=$(host_state)
+UPTIME0=$(cut -d' ' -f1 /proc/uptime)
+
+# ---- state the cleanup needs
+RUN='' R='' SHARE='' NSPAWN_PID='' BUILD_TMP='' TIMED_OUT='' NSPAWN_RC=''
+declare -a CG_DIRS=()
+# Our cgroup dirs (created by __cg-enter in the launcher), computed the same way.
+while IFS=: read -r _ ctrl path; do
+	case $ctrl in
+	"") h=/sys/fs/cgroup/unified ;;
+	name=*) h=/sys/fs/cgroup/${ctrl#name=} ;;
+	*) h=/sys/fs/cgroup/$ctrl ;;
+	esac
+	[ -z "$ctrl" ] && [ -e /sys/fs/cgroup/cgroup.controllers ] && h=/sys/fs/cgroup
+	{ [ -d "$h" ] && [ ! -L "$h" ] && mountpoint -q "$h"; } || continue
+	CG_DIRS+=("$h${path%/}/$CGNAME")
+done </proc/self/cgroup
+
+cg_procs() {
+	local d
+	for d in "${CG_DIRS[@]}"; do
+		[ -d "$d" ] && find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null
+	done | sort -un
+}
+
+umount_under() { # unmount everything below $1, deepest first
+	local m
+	[ -n "$1" ] || return 0
+	for m in $(awk -v p="$1" 'index($5, p "/") == 1 || $5 == p { print $5 }' /proc/self/mountinfo | sort -r); do
+		umount -l "$m" 2>/dev/null && say "unmounted leftover $m"
+	done
+}
+
+stop_container() {
+	[ -n "$NSPAWN_PID" ] || return 0
+	if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+		# --kill-signal=SIGRTMIN+3: SIGTERM to nspawn is a clean poweroff inside.
+		say "stopping the container (SIGTERM to systemd-nspawn $NSPAWN_PID: poweroff)"
+		kill -TERM "$NSPAWN_PID" 2>/dev/null
+		for _ in $(seq 1 60); do
+			kill -0 "$NSPAWN_PID" 2>/dev/null || break
+			sleep 0.5
+		done
+		if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+			say "systemd-nspawn still alive after 30s: SIGKILL"
+			kill -KILL "$NSPAWN_PID" 2>/dev/null
+		fi
+	fi
+	wait "$NSPAWN_PID" 2>/dev/null && NSPAWN_RC=0 || NSPAWN_RC=$?
+	NSPAWN_PID=
+	# Anything still in our cgroups is the container's: kill it.
+	local pids
+	for _ in $(seq 1 20); do
+		pids=$(cg_procs)
+		[ -z "$pids" ] && break
+		say "killing leftover container processes: $(echo $pids)"
+		kill -KILL $pids 2>/dev/null
+		sleep 0.5
+	done
+}
+
+remove_cgroups() {
+	local d
+	for d in "${CG_DIRS[@]}"; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			[ -d "$d" ] || break
+			find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+			[ -d "$d" ] && sleep 0.3
+		done
+	done
+}
+
+CLEANED=
+cleanup() {
+	local rc=$? t
+	[ -n "$CLEANED" ] && return
+	CLEANED=1
+	set +e
+	t=$EPOCHREALTIME
+	stop_container
+	remove_cgroups
+	umount_under "$R"
+	umount_under "$BUILD_TMP"
+	[ -n "$BUILD_TMP" ] && rm -rf "$BUILD_TMP"
+	for d in propagate unix-export; do rmdir "/run/systemd/nspawn/$d/$MACHINE" 2>/dev/null; done
+	# nspawn's runtime dirs, when they were not there before us and are empty now
+	if ! grep -qx /run/systemd/nspawn <<<"$BASELINE"; then
+		find /run/systemd/nspawn -depth -type d -empty -delete 2>/dev/null
+	fi
+	if [ -n "$SHARE" ] && [ -s "$SHARE/dashboard.png" ]; then
+		mkdir -p "$ARTIFACTS" && cp "$SHARE/dashboard.png" "$ARTIFACTS/dashboard-${RUN##*/}.png" &&
+			say "dashboard screenshot kept: $ARTIFACTS/dashboard-${RUN##*/}.png"
+	fi
+	if [ -n "$RUN" ]; then
+		if [ -n "${KEEP:-}" ]; then
+			say "KEEP=1: run dir kept: $RUN (journal: journalctl -D $R/var/log/journal)"
+		else
+			rm -rf "$RUN"
+		fi
+	fi
+	timed cleanup "$(since "$t")"
+	# ---- host clean check
+	local now left
+	now=$(host_state)
+	left=$(diff <(echo "$BASELINE") <(echo "$now") | grep '^[<>]')
+	if [ -n "$RUN" ] && [ -z "${KEEP:-}" ] && [ -e "$RUN" ]; then left+=$'\n'"> run dir $RUN"; fi
+	if [ -n "$(cg_procs)" ]; then left+=$'\n'"> processes in our cgroups: $(cg_procs | tr '\n' ' ')"; fi
+	# Lines user space wrote into the host's kernel log since we started (the
+	# container's systemd/journald would, through /dev/kmsg, were it writable).
+	local kmsg
+	kmsg=$(dmesg 2>/dev/null | awk -v t0="$UPTIME0" '{ t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t) }
+		t + 0 > t0 + 0 && /systemd|journald|smoke-node/' | head -n 5)
+	[ -n "$kmsg" ] && left+=$'\n'"> written to the host's kernel log:"$'\n'"$kmsg"
+	left=$(sed '/^$/d' <<<"$left")
+	if [ -z "$left" ]; then
+		say "host clean: yes (no leftover cgroups, mounts, links, iptables rules, nspawn state$([ -z "${KEEP:-}" ] && echo ", run dir"))"
+	else
+		say "host clean: NO; left on the host ('>' new, '<' gone):"
+		sed 's/^/    /' <<<"$left"
+		[ "$rc" = 0 ] && rc=3
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT TERM HUP
+
+# ---- 1. host tools
+t=$EPOCHREALTIME
+missing=()
+command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v iptables-save >/dev/null || missing+=(iptables)
+for c in flock nsenter mountpoint findmnt; do command -v $c >/dev/null || missing+=(util-linux); done
+if [ ${#missing[@]} -gt 0 ]; then
+	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+	say "installing host tools: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null ||
+		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; } ||
+		die "apt-get install ${missing[*]} failed"
+fi
+timed host-tools "$(since "$t")"
+
+# ---- 2. k8s-single and the binaries
+t=$EPOCHREALTIME
+if [ -z "${K8S_SINGLE:-}" ]; then
+	say "make build"
+	make -C "$REPO" build >/dev/null || die "make build failed (or set K8S_SINGLE=/path/to/k8s-single)"
+	K8S_SINGLE=$REPO/bin/k8s-single
+fi
+[ -x "$K8S_SINGLE" ] || die "K8S_SINGLE=$K8S_SINGLE is not executable"
+if [ -z "${BIN_DIR:-}" ]; then
+	BIN_DIR=$("$K8S_SINGLE" build --print-dir 2>/dev/null | tail -n 1) || die "k8s-single build --print-dir failed"
+fi
+for b in etcd etcdctl kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
+	[ -x "$BIN_DIR/$b" ] || die "BIN_DIR=$BIN_DIR has no $b (make binaries)"
+done
+timed build "$(since "$t")"
+t=$EPOCHREALTIME
+# The image bundle: built from source when it lacks an image the config needs
+# (BUILD_IMAGES=auto; warm ~1 s, cold minutes), so a fresh machine works.
+BUILD_IMAGES=${BUILD_IMAGES:-auto}
+bundle_missing() { # the refs `images list` names that $IMAGES/bundle.json has no tarball for
+	local ref file
+	"$K8S_SINGLE" images list | while read -r ref; do
+		[ -n "$ref" ] || continue
+		file=$(awk -v r="\"ref\": \"$ref\"," '
+			index($0, r) { hit = 1 } hit && /"file":/ { gsub(/[",]/, "", $2); print $2; exit }
+			/^ *}/ { hit = 0 }' "$IMAGES/bundle.json" 2>/dev/null)
+		[ -n "$file" ] && [ -s "$IMAGES/$file" ] || echo "$ref"
+	done
+}
+case $BUILD_IMAGES in
+1 | auto)
+	IMAGES=${IMAGES:-/var/cache/k8s-single/images}
+	"$K8S_SINGLE" images list >/dev/null || die "k8s-single images list failed"
+	missing_images=$(bundle_missing)
+	if [ "$BUILD_IMAGES" = 1 ] || [ -n "$missing_images" ]; then
+		[ -n "$missing_images" ] && say "the bundle $IMAGES lacks: $(echo $missing_images)"
+		say "k8s-single images build --out $IMAGES"
+		"$K8S_SINGLE" images build --out "$IMAGES" >/dev/null || die "k8s-single images build --out $IMAGES failed"
+		missing_images=$(bundle_missing)
+		[ -z "$missing_images" ] || die "after images build, $IMAGES still lacks: $(echo $missing_images)"
+	fi
+	;;
+0)
+	if [ -z "${IMAGES:-}" ] && compgen -G '/var/cache/k8s-single/images/*.tar' >/dev/null; then
+		IMAGES=/var/cache/k8s-single/images
+	fi
+	;;
+*) die "BUILD_IMAGES=$BUILD_IMAGES: want auto, 1 or 0" ;;
+esac
+if [ -n "${IMAGES:-}" ]; then
+	compgen -G "$IMAGES/*.tar" >/dev/null || die "IMAGES=$IMAGES holds no *.tar"
+fi
+# The dashboard: the real UIs' images cannot be pulled here, so the test-only
+# stand-in is built into the bundle (cached; prints its reference last).
+# Not when CONFIG_EXTRA has its own dashboard section (e.g. kind: none).
+EXTRA_DASHBOARD=
+grep -q '^dashboard:' <<<"${CONFIG_EXTRA:-}" && EXTRA_DASHBOARD=1
+[ -n "$EXTRA_DASHBOARD" ] && [ -n "${DASHBOARD_IMAGE:-}" ] &&
+	die "DASHBOARD_IMAGE and a dashboard section in CONFIG_EXTRA: put image: in CONFIG_EXTRA's section instead"
+if [ -z "${DASHBOARD_IMAGE:-}" ] && [ -n "${IMAGES:-}" ] && [ -z "$EXTRA_DASHBOARD" ]; then
+	DASHBOARD_IMAGE=$("$K8S_SINGLE" dashboard standin --out "$IMAGES" | tail -n 1) ||
+		die "k8s-single dashboard standin --out $IMAGES failed"
+	[ -n "$DASHBOARD_IMAGE" ] || die "k8s-single dashboard standin printed no image reference"
+	[ -s "$IMAGES/dashboard-standin.tar" ] || die "k8s-single dashboard standin wrote no $IMAGES/dashboard-standin.tar"
+fi
+say "k8s-single: $K8S_SINGLE ($("$K8S_SINGLE" version 2>/dev/null | head -1)); binaries: $BIN_DIR; images: ${IMAGES:-none}; dashboard image: ${DASHBOARD_IMAGE:-default}"
+timed images "$(since "$t")"
+
+# ---- 3. the rootfs, built once per package list
+apt_mirror() { # the URI of the first configured apt source serving $SUITE main
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -e "$f" ] || continue
+		awk -v suite="$SUITE" 'BEGIN { RS = ""; FS = "\n" } {
+			types = uris = suites = comps = ""
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^[ \t]*#/) continue
+				k = $i; sub(/:.*/, "", k); v = $i; sub(/^[^:]*:[ \t]*/, "", v)
+				if (k == "Types") types = v; else if (k == "URIs") uris = v
+				else if (k == "Suites") suites = v; else if (k == "Components") comps = v
+			}
+			if ((" " types " ") ~ / deb / && (" " suites " ") ~ (" " suite " ") && (" " comps " ") ~ / main /) {
+				split(uris, u, /[ \t]+/); print u[1]; exit
+			}
+		}' "$f"
+	done
+	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		sed -E 's/\[[^]]*\]//' | awk -v suite="$SUITE" '$1 == "deb" && $3 == suite { for (i = 4; i <= NF; i++) if ($i == "main") { print $2; exit } }'
+}
+KEY=$(printf '%s\n' "$SUITE" "recipe $ROOTFS_RECIPE" "$(printf '%s\n' "${PKGS[@]}" | sort)" | sha256sum | cut -c1-16)
+ROOTFS=$SMOKE/rootfs-$KEY
+
+# LATE_PKGS (the dashboard step's browser) are in PKGS too but installed with
+# apt-get in the chroot after debootstrap: debootstrap cannot resolve their
+# dependencies (dconf-service needs the virtual dbus-session-bus).
+LATE_PKGS=(chromium libnss3-tools fonts-dejavu-core)
+build_rootfs() {
+	local mirror=${MIRROR:-$(apt_mirror | head -n 1)}
+	[ -n "$mirror" ] || die "no apt source for Debian $SUITE main in /etc/apt: set MIRROR=http://.../debian"
+	BUILD_TMP=$ROOTFS.tmp
+	umount_under "$BUILD_TMP"
+	rm -rf "$BUILD_TMP"
+	local p early=()
+	for p in "${PKGS[@]}"; do [[ " ${LATE_PKGS[*]} " == *" $p "* ]] || early+=("$p"); done
+	say "building the rootfs (once): debootstrap $SUITE from $mirror with ${early[*]}, then apt-get install ${LATE_PKGS[*]}"
+	if ! debootstrap --variant=minbase --components=main --include="$(
+		IFS=,
+		echo "${early[*]}"
+	)" "$SUITE" "$BUILD_TMP" "$mirror" >"$SMOKE/debootstrap.log" 2>&1; then
+		tail -n 30 "$SMOKE/debootstrap.log"
+		die "debootstrap failed (full log: $SMOKE/debootstrap.log)"
+	fi
+	# debootstrap left sources.list (the mirror) and the host's resolv.conf.
+	if ! { chroot "$BUILD_TMP" apt-get update &&
+		DEBIAN_FRONTEND=noninteractive chroot "$BUILD_TMP" apt-get install -y --no-install-recommends "${LATE_PKGS[@]}"; } \
+		>>"$SMOKE/debootstrap.log" 2>&1; then
+		tail -n 30 "$SMOKE/debootstrap.log"
+		die "apt-get install ${LATE_PKGS[*]} in the rootfs failed (full log: $SMOKE/debootstrap.log)"
+	fi
+	# Debian enables containerd at boot: k8s-single's runtime phase starts it.
+	systemctl --root="$BUILD_TMP" disable containerd.service >/dev/null 2>&1 || true
+	chroot "$BUILD_TMP" apt-get clean
+	rm -rf "$BUILD_TMP"/var/lib/apt/lists/* "$BUILD_TMP"/var/log/*.log
+	mkdir -p "$BUILD_TMP"/var/log/journal "$BUILD_TMP"/mnt/share "$BUILD_TMP"/opt/k8s-single/binaries "$BUILD_TMP"/opt/k8s-single/images
+	{
+		echo "# k8s-single smoke rootfs $KEY: debootstrap --variant=minbase $SUITE $mirror"
+		chroot "$BUILD_TMP" dpkg-query -W -f='${Package} ${Version}\n' "${PKGS[@]}"
+	} >"$BUILD_TMP/etc/k8s-smoke-rootfs"
+	mv "$BUILD_TMP" "$ROOTFS"
+	BUILD_TMP=
+}
+
+t=$EPOCHREALTIME
+exec 8>"$SMOKE/.rootfs.lock"
+flock 8
+if [ -d "$ROOTFS" ]; then
+	say "rootfs cached: $ROOTFS"
+	timed rootfs-cached "$(since "$t")"
+else
+	build_rootfs
+	say "rootfs built in $(since "$t")s: $ROOTFS"
+	timed rootfs-build "$(since "$t")"
+fi
+flock -u 8
+
+# ---- 4. the run dir: a copy of the rootfs plus k8s-single, config, init, units, scenario
+t=$EPOCHREALTIME
+RUN=$SMOKE/runs/$(date +%Y%m%d-%H%M%S)-$$
+R=$RUN/rootfs SHARE=$RUN/share
+mkdir -p "$RUN" "$SHARE"
+cp -a --reflink=auto "$ROOTFS" "$R"
+install -m 0755 "$K8S_SINGLE" "$R/usr/local/bin/k8s-single"
+install -m 0755 "$HERE/nsinit.sh" "$R/usr/local/sbin/nsinit"
+install -m 0755 "$HERE/scenario.sh" "$R/usr/local/sbin/k8s-smoke-scenario"
+echo "$NODE_NAME" >"$R/etc/hostname"
+printf '127.0.0.1 localhost\n%s %s\n' "$NODE_IP" "$NODE_NAME" >"$R/etc/hosts"
+mkdir -p "$R/etc/k8s-single"
+{
+	echo "apiVersion: k8s-single.dev/v1alpha1"
+	echo "kind: Cluster"
+	echo "node:"
+	echo "  name: $NODE_NAME"
+	echo "  address: $NODE_IP"
+	echo "binaries:"
+	echo "  source: dir"
+	echo "  dir: /opt/k8s-single/binaries"
+	if [ -n "${IMAGES:-}" ]; then
+		echo "runtime:"
+		echo "  imageBundle: /opt/k8s-single/images"
+	fi
+	if [ -n "${DASHBOARD_IMAGE:-}" ]; then
+		echo "dashboard:"
+		echo "  image: $DASHBOARD_IMAGE"
+	fi
+	if [ -n "${CONFIG_EXTRA:-}" ]; then printf '%s\n' "$CONFIG_EXTRA"; fi
+} >"$R/etc/k8s-single/cluster.yaml"
+if ! "$K8S_SINGLE" config validate --file "$R/etc/k8s-single/cluster.yaml" >"$RUN/validate.out" 2>&1; then
+	sed 's/^/    /' "$RUN/validate.out" "$R/etc/k8s-single/cluster.yaml"
+	die "the cluster config (above) does not validate: $R/etc/k8s-single/cluster.yaml"
+fi
+cat >"$R/etc/k8s-smoke.env" <<EOF
+NODE_NAME=$NODE_NAME
+NODE_IP=$NODE_IP
+KILL_PHASE=$KILL_PHASE
+KILL_AFTER=$KILL_AFTER
+NOOP_MAX=$NOOP_MAX
+STEP_TIMEOUT=${STEP_TIMEOUT:-600}
+NODE_WAIT=${NODE_WAIT:-120}
+STRICT=${STRICT:-0}
+EOF
+# The node IP: no dummy driver in this kernel, so a veth pair with both ends
+# inside the container's private network namespace.
+cat >"$R/etc/systemd/system/node-net.service" <<EOF
+[Unit]
+Description=Node IP $NODE_IP on veth node0 (k8s-single smoke)
+DefaultDependencies=no
+Before=network-pre.target
+Wants=network-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'ip link add node0 type veth peer name node0p && ip link set node0p up && ip addr add $NODE_IP/24 dev node0 && ip link set node0 up && ip route replace default dev node0'
+
+[Install]
+WantedBy=multi-user.target
+EOF
+cat >"$R/etc/systemd/system/k8s-smoke.service" <<'EOF'
+[Unit]
+Description=k8s-single smoke scenario (log and result in /mnt/share)
+After=multi-user.target node-net.service
+Wants=node-net.service
+
+[Service]
+Type=oneshot
+TimeoutStartSec=infinity
+Environment=HOME=/root
+ExecStart=/usr/local/sbin/k8s-smoke-scenario
+ExecStopPost=/bin/sh -c '[ -e /mnt/share/HOLD ] || exec systemctl poweroff --no-block'
+
+[Install]
+WantedBy=multi-user.target
+EOF
+# /dev/kmsg is the host's kernel log (bound for the kubelet): journald must
+# neither import the host's ring buffer nor log its own messages into it.
+mkdir -p "$R/etc/systemd/journald.conf.d" "$R/etc/systemd/system/systemd-journald.service.d"
+printf '[Journal]\nReadKMsg=no\n' >"$R/etc/systemd/journald.conf.d/k8s-smoke.conf"
+printf '[Service]\nEnvironment=SYSTEMD_LOG_TARGET=console\n' >"$R/etc/systemd/system/systemd-journald.service.d/k8s-smoke.conf"
+systemctl --root="$R" enable node-net.service k8s-smoke.service >/dev/null 2>&1 ||
+	die "systemctl --root enable failed"
+: >"$SHARE/scenario.log"
+[ "${HOLD:-}" = 1 ] && touch "$SHARE/HOLD"
+timed prepare "$(since "$t")"
+
+# ---- 5. boot
+NSPAWN=(systemd-nspawn -D "$R" --machine="$MACHINE"
+	--register=no --keep-unit # no machined on this host; we made our own cgroups
+	--private-network         # the node IP is a veth pair inside (node-net.service)
+	--capability=CAP_SYSLOG --bind=/dev/kmsg # the kubelet's OOM watcher reads /dev/kmsg
+	--system-call-filter=@keyring            # runc joins a session keyring
+	--bind="$SHARE:/mnt/share" --bind-ro="$BIN_DIR:/opt/k8s-single/binaries"
+	--resolv-conf=off --link-journal=no --console=read-only --kill-signal=SIGRTMIN+3)
+[ -n "${IMAGES:-}" ] && NSPAWN+=(--bind-ro="$IMAGES:/opt/k8s-single/images")
+NSPAWN+=(/usr/local/sbin/nsinit)
+echo "${NSPAWN[*]}" >"$RUN/nspawn.cmd"
+say "booting: ${NSPAWN[*]}"
+say "run dir $RUN; scenario log follows (timeout ${TIMEOUT}s)"
+T_BOOT=$EPOCHREALTIME
+setsid "$SELF" __cg-enter "$CGNAME" "$SHARE/t0" "${NSPAWN[@]}" </dev/null >"$RUN/console.log" 2>&1 &
+NSPAWN_PID=$!
+
+# ---- 6. wait, streaming the scenario log
+LOG_OFF=0
+flush_log() {
+	local size
+	size=$(stat -c %s "$SHARE/scenario.log" 2>/dev/null || echo 0)
+	if [ "$size" -gt "$LOG_OFF" ]; then
+		tail -c +"$((LOG_OFF + 1))" "$SHARE/scenario.log" | head -c "$((size - LOG_OFF))"
+		LOG_OFF=$size
+	fi
+}
+result_at=
+while kill -0 "$NSPAWN_PID" 2>/dev/null; do
+	flush_log
+	if [ -z "$result_at" ] && [ -s "$SHARE/result" ]; then result_at=$SECONDS; fi
+	if awk -v a="$(since "$T_BOOT")" -v m="$TIMEOUT" 'BEGIN { exit !(a > m) }'; then
+		TIMED_OUT=1
+		say "TIMEOUT: the container ran longer than ${TIMEOUT}s"
+		break
+	fi
+	if [ -n "$result_at" ] && [ "${HOLD:-}" = 1 ]; then
+		if [ -z "${held:-}" ]; then
+			held=1
+			say "HOLD=1: the container stays up until it powers off or TIMEOUT; attach with:"
+			say "  nsenter -t $(ps -o pid= --ppid "$NSPAWN_PID" | head -n 1 | tr -d ' ') -a bash     (then: systemctl poweroff)"
+		fi
+	elif [ -n "$result_at" ] && [ $((SECONDS - result_at)) -gt "$POWEROFF_WAIT" ]; then
+		say "the scenario finished but the container did not power off within ${POWEROFF_WAIT}s"
+		break
+	fi
+	sleep 0.5
+done
+T_RUN=$(since "$T_BOOT")
+if [ -n "$result_at" ] && ! kill -0 "$NSPAWN_PID" 2>/dev/null; then
+	timed poweroff "$(awk -v a="$(date +%s.%N)" -v b="$(stat -c %.9Y "$SHARE/result")" 'BEGIN { printf "%.1f", a - b }')"
+fi
+flush_log
+t=$EPOCHREALTIME
+stop_container || true
+timed stop "$(since "$t")"
+timed boot+scenario "$T_RUN"
+
+# ---- 7. verdict
+echo
+RESULT=$(grep -m1 '^RESULT:' "$SHARE/result" 2>/dev/null || true)
+if [ -z "$RESULT" ] || [ -n "$TIMED_OUT" ] || [ "$RESULT" != "RESULT: PASS" ]; then
+	say "console (last 40 lines of $RUN/console.log):"
+	tail -n 40 "$RUN/console.log" | sed 's/^/    /'
+fi
+[ -s "$SHARE/boot" ] && . "$SHARE/boot"
+printf '\n==== host timings (seconds)\n'
+for r in "${TIMES[@]}"; do
+	IFS='|' read -r n d <<<"$r"
+	printf '%-16s %8s\n' "$n" "$d"
+done
+[ -n "${boot_systemd:-}" ] && printf '%-16s %8s   (systemd start -> multi-user.target: %ss)\n' boot "${boot_host:-?}" "$boot_systemd"
+printf '%-16s %8s\n' total "$(since "$T_ALL")"
+echo
+if [ -n "$TIMED_OUT" ]; then
+	say "FAIL: timeout after ${TIMEOUT}s (systemd-nspawn exit ${NSPAWN_RC:-?})"
+	exit 1
+elif [ -z "$RESULT" ]; then
+	say "FAIL: the scenario wrote no result (systemd-nspawn exit ${NSPAWN_RC:-?}); see the console above"
+	exit 1
+elif [ "$RESULT" != "RESULT: PASS" ]; then
+	say "FAIL: $(tr '\n' ';' <"$SHARE/result")"
+	exit 1
+fi
+say "PASS: $(tr '\n' ';' <"$SHARE/result")"

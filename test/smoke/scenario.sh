@@ -1,0 +1,453 @@
+#!/bin/bash
+# The smoke scenario. run.sh installs it as /usr/local/sbin/k8s-smoke-scenario
+# and runs it as the oneshot unit k8s-smoke.service after multi-user.target,
+# inside the systemd-nspawn container, under real systemd (PID 1).
+#
+# It drives k8s-single only: up from nothing, phase list, a no-op up, a
+# SIGKILL in the middle of a phase and a resume, etcd health, kubectl, the
+# dashboard (HTTPS, token, headless Chromium screenshot), reset and up again.
+# Every step prints its name, result and duration; a failed
+# step dumps `systemctl status` and the last 50 journal lines of every
+# component unit. The log goes to /mnt/share/scenario.log and the verdict to
+# /mnt/share/result (host bind mount); the unit powers the container off
+# when this script exits (ExecStopPost).
+#
+# Steps that need a phase k8s-single does not have yet (node, addons, dashboard) print
+# "SKIP <step>: ..." instead of failing; STRICT=1 makes such skips failures.
+set -u -o pipefail
+SHARE=/mnt/share
+exec >>"$SHARE/scenario.log" 2>&1
+
+# Written by run.sh: NODE_NAME NODE_IP KILL_PHASE KILL_AFTER NOOP_MAX STEP_TIMEOUT NODE_WAIT STRICT
+. /etc/k8s-smoke.env
+export HOME=/root KUBECONFIG=/etc/kubernetes/admin.conf
+export PATH=/opt/kubernetes/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+CFG=/etc/k8s-single/cluster.yaml
+UNITS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd)
+OUT=/run/k8s-smoke
+mkdir -p "$OUT"
+
+T_START=$EPOCHREALTIME
+since() { awk -v a="$EPOCHREALTIME" -v b="$1" 'BEGIN { printf "%.2f", a - b }'; }
+log() { printf '[%s +%ss] %s\n' "$(date +%T)" "$(since "$T_START")" "$*"; }
+
+# run prints a command, then runs it with the step timeout.
+run() {
+	echo "+ $*"
+	timeout --kill-after=10 "$STEP_TIMEOUT" "$@"
+}
+
+# stamp prefixes each line with the seconds since it started reading.
+stamp() {
+	local t0=${EPOCHREALTIME/./} line d
+	while IFS= read -r line; do
+		d=$((${EPOCHREALTIME/./} - t0))
+		printf '%4d.%01ds %s\n' $((d / 1000000)) $((d % 1000000 / 100000)) "$line"
+	done
+}
+
+# k8s runs k8s-single, its lines stamped, its output also saved to $OUT/$1.out.
+k8s() {
+	local tag=$1
+	shift
+	echo "+ k8s-single $*"
+	timeout --kill-after=10 "$STEP_TIMEOUT" k8s-single "$@" 2>&1 | stamp | tee "$OUT/$tag.out"
+	return "${PIPESTATUS[0]}"
+}
+
+declare -a ROWS=() FAILED=() SKIPPED=()
+declare -A RESULT=()
+
+# step NAME FUNC: runs FUNC, records PASS (0), SKIP (77) or FAIL (else).
+step() {
+	local name=$1 fn=$2 t rc res d
+	printf '\n==> %s  [%s]\n' "$name" "$(date +%T)"
+	t=$EPOCHREALTIME
+	"$fn"
+	rc=$?
+	d=$(since "$t")
+	case $rc in
+	0) res=PASS ;;
+	77)
+		res=SKIP
+		SKIPPED+=("$name")
+		;;
+	*)
+		res=FAIL
+		FAILED+=("$name")
+		;;
+	esac
+	RESULT[$name]=$res
+	ROWS+=("$name|$res|$d")
+	printf '<== %s: %s in %ss\n' "$name" "$res" "$d"
+	[ "$res" = FAIL ] && diag "$name"
+	return 0
+}
+
+# need STEP...: skip (77) unless every named step passed.
+need() {
+	local s
+	for s in "$@"; do
+		if [ "${RESULT[$s]:-}" != PASS ]; then
+			echo "SKIP: needs step '$s', which did not pass"
+			return 1
+		fi
+	done
+}
+
+# has_phase NAME: does this k8s-single have the phase?
+has_phase() { k8s-single phase list -o json 2>/dev/null | jq -e --arg p "$1" 'any(.[]; .name == $p)' >/dev/null; }
+
+# skip_missing STEP PHASE: the step's phase is not written yet.
+skip_missing() {
+	echo "SKIP $1: k8s-single has no '$2' phase yet"
+	[ "${STRICT:-0}" = 1 ] && { echo "STRICT=1: a missing phase is a failure"; return 1; }
+	return 77
+}
+
+# all_done: every phase in `phase list` is done.
+all_done() {
+	k8s-single phase list -o json >"$OUT/phases.json" || return 1
+	if ! jq -e 'all(.[]; .status == "done")' "$OUT/phases.json" >/dev/null; then
+		echo "not every phase is done:"
+		jq -r '.[] | select(.status != "done") | "  \(.name): \(.status) \(.error // "")"' "$OUT/phases.json"
+		return 1
+	fi
+}
+
+diag() {
+	printf '\n---- diagnostics after failed step %s\n' "$1"
+	systemctl --failed --no-pager
+	local u
+	for u in "${UNITS[@]}"; do
+		if [ "$(systemctl show -P LoadState "$u.service")" = not-found ]; then
+			echo "---- $u.service: not installed"
+			continue
+		fi
+		echo "---- systemctl status $u.service"
+		systemctl status --no-pager -l -n 0 "$u.service"
+		echo "---- journalctl -u $u.service -n 50"
+		journalctl -u "$u.service" -n 50 --no-pager -o short-monotonic
+	done
+	echo "---- end of diagnostics"
+}
+
+# ---- steps ----
+
+s_boot() {
+	local us mu t0
+	echo "kernel $(uname -r); $(systemctl --version | head -1); system state: $(systemctl is-system-running)"
+	us=$(systemctl show -P UserspaceTimestampMonotonic)
+	mu=$(systemctl show -P ActiveEnterTimestampMonotonic multi-user.target)
+	t0=$(cat "$SHARE/t0" 2>/dev/null || echo "$T_START")
+	BOOT_SYSTEMD=$(awk -v a="$mu" -v b="$us" 'BEGIN { printf "%.2f", (a - b) / 1e6 }')
+	BOOT_HOST=$(awk -v a="$T_START" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')
+	echo "boot: systemd start -> multi-user.target ${BOOT_SYSTEMD}s; host exec of systemd-nspawn -> scenario start ${BOOT_HOST}s"
+	printf 'boot_systemd=%s\nboot_host=%s\n' "$BOOT_SYSTEMD" "$BOOT_HOST" >"$SHARE/boot"
+	echo "cgroup mounts:"
+	awk '$9 ~ /^cgroup/ { print "  " $5, $6 }' /proc/self/mountinfo
+	echo "this unit's cgroups (under the launcher's k8s-smoke-<pid>, not the host's roots):"
+	sed 's/^/  /' /proc/self/cgroup
+	echo "sysctl shadows: $(ls /run/fake-sysctl 2>/dev/null | tr '\n' ' ')"
+	ip -br addr
+	k8s-single version
+	ip -br addr show node0 | grep -qw "$NODE_IP" || { echo "node IP $NODE_IP is not on node0 (node-net.service)"; systemctl status --no-pager node-net.service; return 1; }
+	grep -q '^1 *$' /proc/sys/vm/overcommit_memory || { echo "vm.overcommit_memory is not 1 (nsinit)"; return 1; }
+}
+
+s_up() {
+	k8s up1 up -c "$CFG" || return 1
+	if grep -q FAILED "$OUT/up1.out"; then return 1; fi
+	all_done || return 1
+	echo "per-phase durations (phase list):"
+	jq -r '.[] | "  \(.name)\t\(.status)\t\(.lastDuration)"' "$OUT/phases.json"
+	jq -r '.[] | "\(.name)|\(.lastDuration)"' "$OUT/phases.json" >"$SHARE/phases.up1"
+}
+
+s_phase_list() {
+	need up || return 77
+	run k8s-single phase list || return 1
+	all_done
+}
+
+s_noop() {
+	need up || return 77
+	local t d
+	t=$EPOCHREALTIME
+	k8s noop up -c "$CFG" || return 1
+	d=$(since "$t")
+	echo "no-op up took ${d}s (limit ${NOOP_MAX}s)"
+	grep -q ' 0 ran,' "$OUT/noop.out" || { echo "expected '0 ran': a phase re-ran on an unchanged install"; return 1; }
+	awk -v d="$d" -v m="$NOOP_MAX" 'BEGIN { exit !(d < m) }' || { echo "no-op up took ${d}s, not < ${NOOP_MAX}s"; return 1; }
+}
+
+INTERRUPTED=
+s_kill() {
+	need up || return 77
+	local pid pat last t rc
+	pat="] $KILL_PHASE: "
+	echo "+ k8s-single up --force -c $CFG &   (SIGKILL ${KILL_AFTER}s after it prints the '$KILL_PHASE' phase line)"
+	k8s-single up --force -c "$CFG" >"$OUT/force.out" 2>&1 &
+	pid=$!
+	t=$EPOCHREALTIME
+	until grep -qF -- "$pat" "$OUT/force.out"; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid"
+			rc=$?
+			sed 's/^/  | /' "$OUT/force.out"
+			echo "up --force ended (rc $rc) before it reached phase $KILL_PHASE"
+			return 1
+		fi
+		if awk -v a="$(since "$t")" -v m="$STEP_TIMEOUT" 'BEGIN { exit !(a > m) }'; then
+			kill -KILL "$pid"
+			echo "phase $KILL_PHASE not reached within ${STEP_TIMEOUT}s"
+			return 1
+		fi
+		sleep 0.05
+	done
+	sleep "$KILL_AFTER"
+	last=$(tail -n 1 "$OUT/force.out")
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	sed 's/^/  | /' "$OUT/force.out"
+	echo "SIGKILLed k8s-single (pid $pid) after: $last"
+	if grep -q '^up: ' "$OUT/force.out"; then
+		echo "up --force had already finished: lower KILL_AFTER to hit the middle of a phase"
+		return 1
+	fi
+	run k8s-single phase list
+	k8s-single phase list -o json >"$OUT/phases-killed.json" || return 1
+	INTERRUPTED=$(jq -r '[.[] | select(.status == "running") | .name] | join(" ")' "$OUT/phases-killed.json")
+	if [ -z "$INTERRUPTED" ]; then
+		echo "WARN: no phase is 'running' in the journal: the kill landed between two phases"
+	else
+		echo "interrupted in the middle of phase: $INTERRUPTED"
+	fi
+}
+
+s_resume() {
+	need kill-mid-phase || return 77
+	local p
+	k8s resume up -c "$CFG" || return 1
+	grep -q FAILED "$OUT/resume.out" && return 1
+	for p in $INTERRUPTED; do
+		grep -qE "\] $p: done in " "$OUT/resume.out" || { echo "phase $p (interrupted) did not run to done on resume"; return 1; }
+	done
+	grep -q ' 0 ran,' "$OUT/resume.out" && [ -n "$INTERRUPTED" ] && { echo "resume ran nothing after an interrupted phase"; return 1; }
+	all_done
+}
+
+s_etcd_health() {
+	need up || return 77
+	run k8s-single etcd health
+}
+
+# status: every component k8s-single reports is healthy (polled: right after
+# a resume the apiserver's etcd check lags etcd's restart by a few seconds).
+s_status() {
+	need up || return 77
+	local t=$EPOCHREALTIME
+	until k8s-single status -o json 2>/dev/null | jq -e '.components | length > 0 and all(.[]; .healthy)' >/dev/null; do
+		if awk -v a="$(since "$t")" 'BEGIN { exit !(a > 60) }'; then
+			run k8s-single status
+			echo "not every component healthy within 60s"
+			return 1
+		fi
+		sleep 1
+	done
+	echo "all components healthy after $(since "$t")s"
+	run k8s-single status
+}
+
+s_nodes() {
+	need up || return 77
+	run kubectl get nodes -o wide || return 1
+	has_phase node || { skip_missing nodes node; return; }
+	run kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout="${NODE_WAIT}s"
+}
+
+# pods: with addons, every pod is Running (or Completed), except in namespaces
+# being deleted (verify's, deleted when it is done), polled up to 60s.
+s_pods() {
+	need up || return 77
+	local bad t=$EPOCHREALTIME
+	run kubectl get pods -A -o wide || return 1
+	has_phase addons || { skip_missing pods addons; return; }
+	while :; do
+		bad=$(kubectl get pods -A --no-headers 2>&1 | awk -v gone="$(kubectl get ns --no-headers 2>/dev/null | awk '$2 == "Terminating" { printf "%s ", $1 }')" '
+			index(" " gone, " " $1 " ") == 0 && $4 != "Running" && $4 != "Completed"')
+		[ -z "$bad" ] && break
+		if awk -v a="$(since "$t")" 'BEGIN { exit !(a > 60) }'; then
+			run kubectl get ns
+			echo "pods not Running after 60s:"
+			echo "$bad"
+			return 1
+		fi
+		sleep 1
+	done
+	[ "$(kubectl get pods -A --no-headers 2>/dev/null | wc -l)" -gt 0 ] || { echo "no pods at all, yet the addons phase ran"; return 1; }
+	echo "every pod Running (namespaces being deleted ignored)"
+}
+
+# dashboard: the UI answers HTTPS on its node port with a certificate the
+# cluster CA signed (and never plain HTTP), a dashboard-admin token is
+# accepted by the apiserver, and a headless Chromium that trusts only the
+# cluster CA opens the URL `dashboard url` prints, logged in with the token:
+# the page (the stand-in set as dashboard.image) lists the namespaces the
+# token may see. The screenshot is kept as /mnt/share/dashboard.png.
+s_dashboard() {
+	need up || return 77
+	has_phase dashboard || { skip_missing dashboard dashboard; return; }
+	local url token code ca=/etc/kubernetes/pki/ca.crt kc=$OUT/dashboard-token.kubeconfig
+	local nss=/root/.pki/nssdb
+	local chrome=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
+		--disable-background-networking --disable-component-update --disable-sync
+		--user-data-dir="$OUT/chromium")
+	if k8s-single dashboard url 2>&1 | grep -q 'dashboard.kind is none'; then
+		echo "SKIP dashboard: dashboard.kind is none in $CFG"
+		return 77
+	fi
+	run k8s-single dashboard url || return 1
+	url=$(k8s-single dashboard url | head -n 1)
+	case $url in "https://$NODE_IP:"*/) ;; *) echo "dashboard url printed '$url', want https://$NODE_IP:<port>/"; return 1 ;; esac
+
+	echo "+ curl --cacert $ca $url"
+	code=$(curl -sS --cacert "$ca" -o /dev/null -w '%{http_code}' "$url") || return 1
+	[ "$code" = 200 ] || { echo "GET $url over TLS verified against the cluster CA: HTTP $code, want 200"; return 1; }
+	echo "HTTP 200 over TLS verified against $ca"
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://${url#https://}")
+	[ "$code" = 200 ] && { echo "the node port answered plain HTTP 200"; return 1; }
+	echo "plain HTTP on the node port: no 200 ($code)"
+
+	echo "+ k8s-single dashboard token --duration 1h"
+	token=$(k8s-single dashboard token --duration 1h) || return 1
+	# A kubeconfig with the token only: with admin.conf's client certificate
+	# present the apiserver would authenticate the certificate, not the token.
+	kubectl config --kubeconfig="$kc" set-cluster smoke --server="https://$NODE_IP:6443" --certificate-authority="$ca" --embed-certs >/dev/null &&
+		kubectl config --kubeconfig="$kc" set-credentials dashboard-admin --token="$token" >/dev/null &&
+		kubectl config --kubeconfig="$kc" set-context smoke --cluster=smoke --user=dashboard-admin >/dev/null &&
+		kubectl config --kubeconfig="$kc" use-context smoke >/dev/null || return 1
+	run kubectl --kubeconfig="$kc" auth whoami || return 1
+	kubectl --kubeconfig="$kc" auth whoami -o jsonpath='{.status.userInfo.username}' | grep -qx 'system:serviceaccount:headlamp:dashboard-admin' ||
+		{ echo "the token does not authenticate as headlamp's dashboard-admin"; return 1; }
+	[ "$(kubectl --kubeconfig="$kc" auth can-i list pods -A)" = yes ] || { echo "the token cannot list pods in all namespaces"; return 1; }
+	echo "kubectl --token auth can-i list pods -A: yes"
+
+	# The UI calls the apiserver with the token it is given, like the real one.
+	curl -fsS --cacert "$ca" -H "Authorization: Bearer $token" "$url" | grep -q '<li>kube-system</li>' ||
+		{ echo "the page does not list kube-system with the token"; return 1; }
+	curl -fsS --cacert "$ca" "${url}?token=not-a-token" | grep -q '401 Unauthorized' ||
+		{ echo "the page does not show the apiserver's 401 for a bad token"; return 1; }
+	echo "the page lists the namespaces with the token and shows 401 without a valid one"
+
+	if ! command -v chromium >/dev/null || ! command -v certutil >/dev/null; then
+		echo "SKIP the browser check: no chromium/certutil in this rootfs (run.sh installs chromium libnss3-tools)"
+		return 77
+	fi
+	# Chromium trusts the cluster CA through its NSS database, not --ignore-certificate-errors.
+	mkdir -p "$nss"
+	[ -e "$nss/cert9.db" ] || certutil -d "sql:$nss" -N --empty-password || return 1
+	certutil -d "sql:$nss" -A -t C,, -n k8s-single-cluster-ca -i "$ca" || return 1
+	echo "+ ${chrome[*]} --dump-dom ${url}?token=..."
+	"${chrome[@]}" --dump-dom "${url}?token=$token" >"$OUT/dashboard.html" 2>"$OUT/chromium-dom.log"
+	grep -q '<li>kube-system</li>' "$OUT/dashboard.html" ||
+		{ echo "Chromium did not render the logged-in page:"; grep -v dbus "$OUT/chromium-dom.log" | tail -n 5; return 1; }
+	echo "+ ${chrome[*]} --screenshot=$SHARE/dashboard.png --window-size=1280,800 ${url}?token=..."
+	"${chrome[@]}" --screenshot="$SHARE/dashboard.png" --window-size=1280,800 "${url}?token=$token" 2>"$OUT/chromium.log"
+	grep -q 'Page load failed' "$OUT/chromium.log" && { grep 'Page load failed' "$OUT/chromium.log"; return 1; }
+	[ -s "$SHARE/dashboard.png" ] || { echo "no screenshot"; return 1; }
+	echo "screenshot: $SHARE/dashboard.png ($(stat -c %s "$SHARE/dashboard.png") bytes)"
+}
+
+# reset: k8s-single's units stopped, their files gone and systemd reloaded,
+# and nothing of the node left: containerd stopped (Debian's unit, disabled in
+# this rootfs, is enabled and started by the runtime phase), no containers, no
+# KUBE-* chains, no cni0, no mounts under /var/lib/kubelet. (These were WARN
+# until the runtime and node phases got their Undo and reset its daemon-reload.)
+s_reset() {
+	need up || return 77
+	if ! k8s-single reset --help >/dev/null 2>&1; then
+		echo "SKIP reset: not implemented"
+		return 77
+	fi
+	local u bad=0 f n
+	k8s reset reset || return 1
+	for u in "${UNITS[@]}"; do
+		if [ "$u" = containerd ]; then # Debian's unit: stopped and disabled again
+			if [ "$(systemctl is-active containerd.service)" = active ]; then
+				echo "containerd.service still active and $(systemctl is-enabled containerd.service) after reset (the runtime phase enabled and started it; /etc/containerd/config.toml is $([ -e /etc/containerd/config.toml ] && echo present || echo gone))"
+				bad=1
+			fi
+			continue
+		fi
+		[ "$(systemctl is-active "$u.service")" = active ] && { echo "$u.service still active after reset"; bad=1; }
+		f=/etc/systemd/system/$u.service
+		[ -e "$f" ] && { echo "$f still exists after reset"; bad=1; }
+		if [ ! -e "$f" ] && [ "$(systemctl show -P LoadState "$u.service")" = loaded ]; then
+			echo "$f is gone but systemd still has $u.service loaded ($(systemctl show -P ActiveState "$u.service"), $(systemctl show -P UnitFileState "$u.service")): no daemon-reload after reset"
+			bad=1
+		fi
+	done
+	if command -v ctr >/dev/null && [ -S /run/containerd/containerd.sock ]; then
+		n=$(ctr -n k8s.io tasks ls -q 2>/dev/null | wc -l)
+		[ "$n" -gt 0 ] && { echo "$n containers still running in containerd (k8s.io) after reset"; bad=1; }
+	fi
+	n=$(iptables-save 2>/dev/null | grep -c '^:KUBE-')
+	[ "$n" -gt 0 ] && { echo "$n KUBE-* iptables chains left after reset"; bad=1; }
+	ip link show cni0 >/dev/null 2>&1 && { echo "bridge cni0 left after reset"; bad=1; }
+	n=$(findmnt -rn -o TARGET | grep -c '^/var/lib/kubelet/')
+	[ "$n" -gt 0 ] && { echo "$n mounts left under /var/lib/kubelet after reset"; bad=1; }
+	[ "$bad" = 0 ] && echo "nothing left: units stopped and unloaded, containerd stopped, no containers, KUBE-* chains, cni0 or kubelet mounts"
+	run k8s-single phase list
+	return $bad
+}
+
+s_up_again() {
+	need reset || return 77
+	k8s up2 up -c "$CFG" || return 1
+	grep -q FAILED "$OUT/up2.out" && return 1
+	all_done || return 1
+	run k8s-single etcd health || return 1
+	if has_phase node; then
+		run kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout="${NODE_WAIT}s" || return 1
+	fi
+}
+
+# ---- main ----
+log "k8s-smoke scenario start (node $NODE_NAME $NODE_IP)"
+step boot s_boot
+step up s_up
+step phase-list s_phase_list
+step noop-up s_noop
+step kill-mid-phase s_kill
+step resume s_resume
+step etcd-health s_etcd_health
+step status s_status
+step nodes s_nodes
+step pods s_pods
+step dashboard s_dashboard
+step reset s_reset
+step up-after-reset s_up_again
+
+printf '\n==== step durations\n'
+printf '%-16s %-5s %8s\n' STEP RESULT SECONDS
+for r in "${ROWS[@]}"; do
+	IFS='|' read -r n res d <<<"$r"
+	printf '%-16s %-5s %8s\n' "$n" "$res" "$d"
+done
+printf '%-16s %-5s %8s\n' total "" "$(since "$T_START")"
+if [ -s "$SHARE/phases.up1" ]; then
+	printf '\n==== phase durations (first up)\n'
+	while IFS='|' read -r n d; do printf '%-16s %8s\n' "$n" "$d"; done <"$SHARE/phases.up1"
+fi
+printf '%s\n' "${ROWS[@]}" >"$SHARE/steps"
+{
+	if [ ${#FAILED[@]} -eq 0 ]; then echo "RESULT: PASS"; else echo "RESULT: FAIL"; fi
+	echo "failed: ${FAILED[*]:-}"
+	echo "skipped: ${SKIPPED[*]:-}"
+} >"$SHARE/result.tmp"
+mv "$SHARE/result.tmp" "$SHARE/result"
+printf '\n'
+cat "$SHARE/result"
+log "scenario done; powering off"
+sync

@@ -2,12 +2,12 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/k8s-single/k8s-single/internal/dashboard"
+	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/images"
 	"github.com/k8s-single/k8s-single/internal/install"
 )
@@ -103,25 +103,14 @@ real dashboard images cannot be pulled.`,
 		Example: "  k8s-single dashboard standin --out /var/cache/k8s-single/images",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			if cacheDir == "" {
-				cacheDir = cfg.Binaries.CacheDir
-			}
-			if outDir == "" {
-				outDir = filepath.Join(cacheDir, "images")
-			}
 			img := images.DashboardStandIn()
-			if _, err := images.Build(cmd.Context(), []images.Image{img}, outDir, cacheDir, cmd.ErrOrStderr()); err != nil {
+			if _, _, err := buildImages(cmd, g, outDir, cacheDir, func(*config.Cluster) []images.Image { return []images.Image{img} }); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), img.Ref)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&outDir, "out", "", "bundle directory (default: <cache-dir>/images)")
-	cmd.Flags().StringVar(&cacheDir, "cache-dir", "", "cache dir for Go modules, builds and wrapper modules (default: binaries.cacheDir)")
+	bundleFlags(cmd, &outDir, &cacheDir)
 	return cmd
 }

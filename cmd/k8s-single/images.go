@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/images"
 	"github.com/k8s-single/k8s-single/internal/printer"
 )
@@ -45,26 +46,38 @@ are not rebuilt. Import a bundle with: ctr -n k8s.io images import --all-platfor
 		Example: "  k8s-single images build\n  k8s-single images build --out /srv/bundle --cache-dir /var/cache/k8s-single",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			bundle, dir, err := buildImages(cmd, g, outDir, cacheDir, images.Required)
 			if err != nil {
 				return err
 			}
-			if cacheDir == "" {
-				cacheDir = cfg.Binaries.CacheDir
-			}
-			if outDir == "" {
-				outDir = filepath.Join(cacheDir, "images")
-			}
-			bundle, err := images.Build(cmd.Context(), images.Required(cfg), outDir, cacheDir, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "image bundle ready in %s\n", outDir)
+			fmt.Fprintf(cmd.OutOrStdout(), "image bundle ready in %s\n", dir)
 			return printer.Print(cmd.OutOrStdout(), printer.FormatTable, bundle)
 		},
 	}
-	build.Flags().StringVar(&outDir, "out", "", "directory for the tarballs (default: <cache-dir>/images)")
-	build.Flags().StringVar(&cacheDir, "cache-dir", "", "cache dir for Go modules, builds and wrapper modules (default: binaries.cacheDir)")
+	bundleFlags(build, &outDir, &cacheDir)
 	cmd.AddCommand(list, build)
 	return cmd
+}
+
+// bundleFlags adds --out and --cache-dir to a command that builds images.
+func bundleFlags(cmd *cobra.Command, outDir, cacheDir *string) {
+	cmd.Flags().StringVar(outDir, "out", "", "bundle directory for the tarballs (default: <cache-dir>/images)")
+	cmd.Flags().StringVar(cacheDir, "cache-dir", "", "cache dir for Go modules, builds and wrapper modules (default: binaries.cacheDir)")
+}
+
+// buildImages builds the images which() picks for the config into the bundle
+// directory (default <cache-dir>/images) and returns the bundle and its dir.
+func buildImages(cmd *cobra.Command, g *globals, outDir, cacheDir string, which func(*config.Cluster) []images.Image) (images.Bundle, string, error) {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return images.Bundle{}, "", err
+	}
+	if cacheDir == "" {
+		cacheDir = cfg.Binaries.CacheDir
+	}
+	if outDir == "" {
+		outDir = filepath.Join(cacheDir, "images")
+	}
+	bundle, err := images.Build(cmd.Context(), which(cfg), outDir, cacheDir, cmd.ErrOrStderr())
+	return bundle, outDir, err
 }

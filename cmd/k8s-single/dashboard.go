@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/k8s-single/k8s-single/internal/dashboard"
 	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/dashboard"
 	"github.com/k8s-single/k8s-single/internal/images"
 	"github.com/k8s-single/k8s-single/internal/install"
 )

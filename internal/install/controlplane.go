@@ -1,7 +1,6 @@
 package install
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/k8s-single/k8s-single/internal/componentconfig"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/kube"
@@ -81,18 +79,7 @@ func controlPlaneFiles(root host.Root, c *config.Cluster) (files, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read %s: %w", layout.EncryptionConfig, err)
 	}
-	configs, err := componentconfig.Render(c, HostFacts(c), existing, rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	var out files
-	for _, f := range configs {
-		if f.Path == layout.AuditPolicy || f.Path == layout.EncryptionConfig {
-			out = append(out, f)
-		}
-	}
-	us, err := unitFiles(c, controlPlaneComponents...)
-	return append(out, us...), err
+	return componentFiles(c, existing, controlPlaneComponents, layout.AuditPolicy, layout.EncryptionConfig)
 }
 
 // ControlPlaneEndpoints are the health URLs of the control plane: the

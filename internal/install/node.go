@@ -2,7 +2,6 @@ package install
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"path"
@@ -15,7 +14,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
-	"github.com/k8s-single/k8s-single/internal/componentconfig"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/kube"
@@ -73,18 +71,7 @@ func Node() phases.Phase {
 func nodeFiles(c *config.Cluster) (files, error) {
 	// Render also returns the control plane's files; the encryption key it
 	// may draw for them is dropped with them.
-	configs, err := componentconfig.Render(c, HostFacts(c), nil, rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	var out files
-	for _, f := range configs {
-		if f.Path == layout.KubeletConfig || f.Path == layout.KubeProxyConfig {
-			out = append(out, f)
-		}
-	}
-	us, err := unitFiles(c, nodeComponents...)
-	return append(out, us...), err
+	return componentFiles(c, nil, nodeComponents, layout.KubeletConfig, layout.KubeProxyConfig)
 }
 
 // kubeProxyHealthz is kube-proxy's health endpoint (plain HTTP, its default

@@ -1,6 +1,7 @@
 package install
 
 import (
+	"crypto/rand"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/k8s-single/k8s-single/internal/componentconfig"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/units"
@@ -225,4 +227,21 @@ func (w wait) until(c waitContext, check func(context.Context) (bool, string, er
 		case <-time.After(w.poll):
 		}
 	}
+}
+
+// componentFiles renders the component configs, keeps those at configPaths,
+// and adds the units of the named components.
+func componentFiles(c *config.Cluster, existingEncryption []byte, components []string, configPaths ...string) (files, error) {
+	configs, err := componentconfig.Render(c, HostFacts(c), existingEncryption, rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	var out files
+	for _, f := range configs {
+		if slices.Contains(configPaths, f.Path) {
+			out = append(out, f)
+		}
+	}
+	us, err := unitFiles(c, components...)
+	return append(out, us...), err
 }

@@ -1,8 +1,8 @@
 package install
 
 import (
-	"crypto/rand"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"

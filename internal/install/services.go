@@ -74,7 +74,11 @@ func HostFacts(c *config.Cluster) units.Host {
 	}
 	h.CgroupV1 = !exists("/sys/fs/cgroup/cgroup.controllers")
 	h.SystemdResolved = exists("/run/systemd/resolve/resolv.conf")
-	h.ConntrackReadOnly = !writable("/proc/sys/net/netfilter/nf_conntrack_max")
+	// A missing file means nf_conntrack is not loaded yet (kube-proxy loads
+	// it), not read-only: treating it as read-only would render a different
+	// kube-proxy config on the next run and re-run the node phase.
+	const conntrackMax = "/proc/sys/net/netfilter/nf_conntrack_max"
+	h.ConntrackReadOnly = exists(conntrackMax) && !writable(conntrackMax)
 	return h
 }
 

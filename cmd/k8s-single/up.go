@@ -36,7 +36,8 @@ skipped, so up on an installed node is a quick no-op and up after a failure resu
 	return cmd
 }
 
-// runUp loads the config, runs the phases and prints the summary.
+// runUp loads the config, runs the phases and prints a one-line count and
+// the summary (versions, endpoints, kubeconfig, time per phase).
 func runUp(cmd *cobra.Command, g *globals, opts phases.Options) error {
 	cfg, err := g.loadConfig()
 	if err != nil {
@@ -59,6 +60,15 @@ func runUp(cmd *cobra.Command, g *globals, opts phases.Options) error {
 			ran++
 		}
 	}
-	fmt.Fprintf(out, "up: %d phases, %d ran, %d skipped, in %s\n", len(outcomes), ran, len(outcomes)-ran, time.Since(start).Round(time.Millisecond))
-	return nil
+	total := time.Since(start)
+	fmt.Fprintf(out, "up: %d phases, %d ran, %d skipped, in %s\n", len(outcomes), ran, len(outcomes)-ran, total.Round(time.Millisecond))
+	states, err := install.NewRunner(g.hostRoot(), nil, false).States()
+	if err != nil {
+		return err
+	}
+	var versions []string
+	if !opts.DryRun {
+		versions = install.RuntimeVersions(ctx, states)
+	}
+	return install.NewSummary(g.hostRoot(), cfg, outcomes, states, total, opts.DryRun, versions).Write(out)
 }

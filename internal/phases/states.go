@@ -6,11 +6,13 @@ import (
 
 // State is one phase as `phase list` shows it.
 type State struct {
-	Name     string    `json:"name"`
-	Short    string    `json:"description"`
-	Status   Status    `json:"status"`
-	Duration string    `json:"lastDuration,omitempty"`
-	Finished time.Time `json:"finished,omitzero"`
+	Name     string `json:"name"`
+	Short    string `json:"description"`
+	Status   Status `json:"status"`
+	Duration string `json:"lastDuration,omitempty"`
+	// Took is Duration as a number, for callers that add or compare it.
+	Took     time.Duration `json:"-"`
+	Finished time.Time     `json:"finished,omitzero"`
 	// Drift says why a done phase would run again (an artifact changed), if it would.
 	Drift string `json:"drift,omitempty"`
 	Error string `json:"error,omitempty"`
@@ -44,7 +46,8 @@ func (r *Runner) States() (States, error) {
 		if rec, ok := j.Phases[p.Name]; ok {
 			st.Status, st.Error, st.Finished = rec.Status, rec.Error, rec.Finished
 			if !rec.Finished.IsZero() {
-				st.Duration = elapsed(time.Duration(rec.DurationMS) * time.Millisecond)
+				st.Took = time.Duration(rec.DurationMS) * time.Millisecond
+				st.Duration = elapsed(st.Took)
 			}
 			for _, a := range rec.Artifacts {
 				if ok, why := a.intact(r.Root); !ok {

@@ -1,0 +1,156 @@
+package install
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"path"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/dashboard"
+	"github.com/k8s-single/k8s-single/internal/host"
+	"github.com/k8s-single/k8s-single/internal/layout"
+	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/runtime"
+)
+
+// Summary is what `up` prints when it finishes, kubeadm-init style: what is
+// installed, where to reach it, and what each phase took.
+type Summary struct {
+	// Versions are "name version" pairs: Kubernetes, etcd, the runtime, k8s-single.
+	Versions [][2]string
+	// Access are "what where" pairs: endpoints, the kubeconfig, the CA.
+	Access [][2]string
+	// Phases is one row per phase: this run's action and duration, or the
+	// journal's last duration for a phase that was skipped.
+	Phases []PhaseTime
+	Total  time.Duration
+	// DryRun says nothing was started; the paths are under Root.
+	DryRun bool
+	Root   host.Root
+	// Pending names the phases not done yet (after --only or --from ... runs).
+	Pending []string
+}
+
+// PhaseTime is one phase's line in the summary.
+type PhaseTime struct {
+	Phase, Action string
+	// Took is this run's duration for a phase that ran, else the last one the
+	// journal recorded (zero when the phase never finished).
+	Took     time.Duration
+	LastTime bool
+}
+
+// NewSummary assembles the summary from the config, this run's outcomes and
+// the journal's states. runtimeVersions are `containerd --version` and
+// `runc --version` first lines (none in a dry run or before the runtime phase).
+func NewSummary(root host.Root, c *config.Cluster, outcomes []phases.Outcome, states phases.States, total time.Duration, dryRun bool, runtimeVersions []string) Summary {
+	s := Summary{Total: total, DryRun: dryRun, Root: root}
+	s.Versions = [][2]string{{"Kubernetes", c.KubernetesVersion}, {"etcd", c.EtcdVersion}}
+	for i, name := range []string{"containerd", "runc"} {
+		if i < len(runtimeVersions) {
+			s.Versions = append(s.Versions, [2]string{name, versionField(runtimeVersions[i])})
+		}
+	}
+	s.Versions = append(s.Versions, [2]string{"k8s-single", Version})
+
+	admin := root.Path(layout.Kubeconfig("admin"))
+	s.Access = [][2]string{
+		{"API server", "https://" + net.JoinHostPort(c.Node.Address, strconv.Itoa(c.APIServer.Port))},
+		{"etcd", "https://" + net.JoinHostPort(c.Node.Address, strconv.Itoa(c.Etcd.ClientPort)) + " (client certificates only)"},
+		{"kubeconfig", admin + "   export KUBECONFIG=" + admin},
+		{"kubectl", path.Join(c.Binaries.InstallDir, "kubectl") + " get nodes"},
+	}
+	ca := root.Path(layout.Cert("ca"))
+	if _, ok, err := dashboard.Of(c.Dashboard.Kind); ok && err == nil {
+		s.Access = append(s.Access, [2]string{"dashboard", dashboard.URL(c.Node.Address, dashboard.NodePort) +
+			"   log in with: k8s-single dashboard token"})
+		ca += "   (trust it in the browser that opens the dashboard)"
+	}
+	s.Access = append(s.Access, [2]string{"CA", ca}, [2]string{"status", "k8s-single status"})
+
+	ran := map[string]phases.Outcome{}
+	for _, o := range outcomes {
+		ran[o.Phase] = o
+	}
+	for _, st := range states {
+		if st.Status != phases.Done && st.Status != phases.Rendered {
+			s.Pending = append(s.Pending, st.Name)
+		}
+		if o, ok := ran[st.Name]; ok && o.Action != "skipped" {
+			s.Phases = append(s.Phases, PhaseTime{Phase: st.Name, Action: o.Action, Took: o.Duration})
+			continue
+		}
+		pt := PhaseTime{Phase: st.Name, Action: "skipped", LastTime: true}
+		if _, ok := ran[st.Name]; !ok {
+			pt.Action = "not run"
+		}
+		pt.Took = st.Took
+		s.Phases = append(s.Phases, pt)
+	}
+	return s
+}
+
+// versionField picks the version out of a --version line: the first field
+// that starts with a digit ("containerd github.com/containerd/containerd
+// 1.6.20~ds1 ..." gives 1.6.20~ds1), else the whole line.
+func versionField(line string) string {
+	for _, f := range strings.Fields(line) {
+		if f[0] >= '0' && f[0] <= '9' {
+			return f
+		}
+	}
+	return line
+}
+
+// Write prints the summary: a headline, the versions, how to reach the
+// cluster and the per-phase times.
+func (s Summary) Write(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	switch {
+	case len(s.Pending) > 0:
+		fmt.Fprintf(tw, "\nNot done yet: %s; `k8s-single up` runs what is left.\n", strings.Join(s.Pending, ", "))
+	case s.DryRun:
+		fmt.Fprintf(tw, "\nDry run: every file is rendered under %s, nothing was started.\n", s.Root.Path("/"))
+	default:
+		fmt.Fprintf(tw, "\nThe cluster is up and verified.\n")
+	}
+	versions := make([]string, len(s.Versions))
+	for i, v := range s.Versions {
+		versions[i] = v[0] + " " + v[1]
+	}
+	fmt.Fprintf(tw, "  versions\t%s\n", strings.Join(versions, ", "))
+	for _, a := range s.Access {
+		fmt.Fprintf(tw, "  %s\t%s\n", a[0], a[1])
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "  PHASE\tTHIS RUN\tTIME")
+	for _, p := range s.Phases {
+		took := "-"
+		if p.Took > 0 || !p.LastTime {
+			took = p.Took.Round(time.Millisecond).String()
+			if p.LastTime {
+				took += " (last run)"
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.Phase, p.Action, took)
+	}
+	fmt.Fprintf(tw, "  total\t\t%s\n", s.Total.Round(time.Millisecond))
+	return tw.Flush()
+}
+
+// RuntimeVersions are containerd's and runc's version lines once the runtime
+// phase is done (nil before, so a fresh host runs nothing).
+func RuntimeVersions(ctx context.Context, states phases.States) []string {
+	for _, st := range states {
+		if st.Name == "runtime" && st.Status == phases.Done {
+			return runtime.Versions(runtime.Exec(ctx))
+		}
+	}
+	return nil
+}

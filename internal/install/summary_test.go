@@ -1,0 +1,99 @@
+package install
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/dashboard"
+	"github.com/k8s-single/k8s-single/internal/golden"
+	"github.com/k8s-single/k8s-single/internal/phases"
+)
+
+// summaryStates is a journal where every phase is done, each with a
+// distinct last duration.
+func summaryStates() phases.States {
+	var st phases.States
+	for i, p := range Phases() {
+		st = append(st, phases.State{Name: p.Name, Status: phases.Done, Took: time.Duration(i+1) * 100 * time.Millisecond})
+	}
+	return st
+}
+
+func TestSummary(t *testing.T) {
+	old := Version
+	Version = "v0.1.0"
+	t.Cleanup(func() { Version = old })
+	runtimeVersions := []string{
+		"containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+b1",
+		"runc version 1.1.5+ds1",
+	}
+	states := summaryStates()
+	// A resumed run: the first five phases skipped, the rest ran.
+	var outcomes []phases.Outcome
+	for i, st := range states {
+		o := phases.Outcome{Phase: st.Name, Action: "ran", Duration: time.Duration(i+1) * time.Second}
+		if i < 5 {
+			o.Action, o.Duration = "skipped", 0
+		}
+		outcomes = append(outcomes, o)
+	}
+	// `up --only certs` on a host where only preflight and binaries ran.
+	partial := summaryStates()
+	for i := range partial[3:] {
+		partial[3+i] = phases.State{Name: partial[3+i].Name, Status: phases.Pending}
+	}
+	cases := []struct {
+		name     string
+		edit     func(*config.Cluster)
+		states   phases.States
+		outcomes []phases.Outcome
+	}{
+		{name: "resumed", states: states, outcomes: outcomes},
+		{name: "no-dashboard", edit: func(c *config.Cluster) { c.Dashboard.Kind = dashboard.None }, states: states, outcomes: outcomes},
+		{name: "pending", states: partial, outcomes: []phases.Outcome{{Phase: "certs", Action: "ran", Duration: 2 * time.Second}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := sampleCluster(t)
+			if tc.edit != nil {
+				tc.edit(c)
+			}
+			var out bytes.Buffer
+			s := NewSummary("/", c, tc.outcomes, tc.states, 42*time.Second, false, runtimeVersions)
+			if err := s.Write(&out); err != nil {
+				t.Fatal(err)
+			}
+			golden.Check(t, "testdata/summary-"+tc.name+".txt", out.Bytes())
+		})
+	}
+}
+
+func TestSummaryDryRunPathsUnderRoot(t *testing.T) {
+	s := NewSummary("/tmp/stage", sampleCluster(t), nil, nil, time.Second, true, nil)
+	var out bytes.Buffer
+	if err := s.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Dry run: every file is rendered under /tmp/stage", "/tmp/stage/etc/kubernetes/admin.conf", "/tmp/stage/etc/kubernetes/pki/ca.crt"} {
+		if !bytes.Contains(out.Bytes(), []byte(want)) {
+			t.Errorf("dry-run summary lacks %q:\n%s", want, out.String())
+		}
+	}
+	if bytes.Contains(out.Bytes(), []byte("containerd")) {
+		t.Errorf("a dry run reports no runtime versions:\n%s", out.String())
+	}
+}
+
+func TestVersionField(t *testing.T) {
+	for line, want := range map[string]string{
+		"containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+b1": "1.6.20~ds1",
+		"runc version 1.1.5+ds1": "1.1.5+ds1",
+		"exec: \"runc\": not found": "exec: \"runc\": not found",
+	} {
+		if got := versionField(line); got != want {
+			t.Errorf("versionField(%q) = %q, want %q", line, got, want)
+		}
+	}
+}

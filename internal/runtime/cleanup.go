@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // CNIBridge is the bridge the CNI conflist creates for the pod network.
@@ -32,7 +33,12 @@ func RemoveContainers(run Run) (int, error) {
 		// The kill may race a task that exits by itself; delete -f is what counts.
 		_, _ = ctr(run, "tasks", "kill", "-s", "SIGKILL", id)
 		if _, err := ctr(run, "tasks", "delete", "-f", id); err != nil && !gone(err) {
-			errs = append(errs, err)
+			// delete -f kills through runc, which fails once the task has
+			// exited (from the SIGKILL) and its cgroup is gone; a plain
+			// delete removes an exited task.
+			if err2 := deleteExited(run, id); err2 != nil {
+				errs = append(errs, fmt.Errorf("%w; then %w", err, err2))
+			}
 		}
 	}
 	removed := 0
@@ -44,6 +50,26 @@ func RemoveContainers(run Run) (int, error) {
 		removed++
 	}
 	return removed, errors.Join(errs...)
+}
+
+// exitPolls and exitPoll bound how long deleteExited waits for a killed task to exit.
+const (
+	exitPolls = 10
+	exitPoll  = 300 * time.Millisecond
+)
+
+// deleteExited deletes task id without force, polling until it has exited.
+func deleteExited(run Run, id string) error {
+	var err error
+	for i := range exitPolls {
+		if i > 0 {
+			time.Sleep(exitPoll)
+		}
+		if _, err = ctr(run, "tasks", "delete", id); err == nil || gone(err) {
+			return nil
+		}
+	}
+	return err
 }
 
 // gone reports a ctr error saying the task or container no longer exists:

@@ -9,25 +9,32 @@ import (
 func TestRemoveContainers(t *testing.T) {
 	q := "ctr -n k8s.io --connect-timeout 2s --timeout 10s "
 	rec := &recorder{answers: map[string]answer{
-		q + "containers ls -q":                       {out: "pause1\napp1\ndead1\n"},
-		q + "tasks ls -q":                            {out: "pause1\napp1\n"},
-		"ctr -n k8s.io tasks kill -s SIGKILL pause1": {},
-		"ctr -n k8s.io tasks delete -f pause1":       {},
-		"ctr -n k8s.io tasks kill -s SIGKILL app1":   {err: errors.New("already exited")},
-		"ctr -n k8s.io tasks delete -f app1":         {err: errors.New("ctr: task app1: not found")},
-		"ctr -n k8s.io containers delete pause1":     {},
-		"ctr -n k8s.io containers delete app1":       {},
-		"ctr -n k8s.io containers delete dead1":      {},
+		q + "containers ls -q": {out: "pause1\napp1\ndead1\nexited1\n"},
+		q + "tasks ls -q":      {out: "pause1\napp1\nexited1\n"},
+		// exited after the SIGKILL: runc's kill in delete -f finds no cgroup
+		"ctr -n k8s.io tasks kill -s SIGKILL exited1": {},
+		"ctr -n k8s.io tasks delete -f exited1":       {err: errors.New("runc did not terminate successfully: lstat /sys/fs/cgroup/devices/kubepods.slice/x.scope: no such file or directory")},
+		"ctr -n k8s.io tasks delete exited1":          {},
+		"ctr -n k8s.io containers delete exited1":     {},
+		"ctr -n k8s.io tasks kill -s SIGKILL pause1":  {},
+		"ctr -n k8s.io tasks delete -f pause1":        {},
+		"ctr -n k8s.io tasks kill -s SIGKILL app1":    {err: errors.New("already exited")},
+		"ctr -n k8s.io tasks delete -f app1":          {err: errors.New("ctr: task app1: not found")},
+		"ctr -n k8s.io containers delete pause1":      {},
+		"ctr -n k8s.io containers delete app1":        {},
+		"ctr -n k8s.io containers delete dead1":       {},
 	}}
 	n, err := RemoveContainers(rec.run)
-	if err != nil || n != 3 {
-		t.Fatalf("RemoveContainers = %d, %v; want 3, nil", n, err)
+	if err != nil || n != 4 {
+		t.Fatalf("RemoveContainers = %d, %v; want 4, nil", n, err)
 	}
 	want := []string{
 		q + "containers ls -q", q + "tasks ls -q",
 		"ctr -n k8s.io tasks kill -s SIGKILL pause1", "ctr -n k8s.io tasks delete -f pause1",
 		"ctr -n k8s.io tasks kill -s SIGKILL app1", "ctr -n k8s.io tasks delete -f app1",
+		"ctr -n k8s.io tasks kill -s SIGKILL exited1", "ctr -n k8s.io tasks delete -f exited1", "ctr -n k8s.io tasks delete exited1",
 		"ctr -n k8s.io containers delete pause1", "ctr -n k8s.io containers delete app1", "ctr -n k8s.io containers delete dead1",
+		"ctr -n k8s.io containers delete exited1",
 	}
 	if !slices.Equal(rec.calls, want) {
 		t.Errorf("ran\n%q\nwant\n%q", rec.calls, want)

@@ -14,6 +14,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.uber.org/zap"
+
+	"github.com/k8s-single/k8s-single/internal/host"
 )
 
 // SnapshotInfo describes a snapshot file like `etcdutl snapshot status`.
@@ -43,7 +45,7 @@ const restoreClusterToken = "etcd-cluster"
 func (c *Client) SnapshotSave(ctx context.Context, path string) (SnapshotInfo, error) {
 	cli := c.byEndpoint[c.opts.Endpoints[0]]
 	var info SnapshotInfo
-	err := writeAtomic(path, func(f *os.File) error {
+	err := host.WriteAtomic(path, 0o600, func(f *os.File) error {
 		err := c.run(ctx, cli, func(ctx context.Context) error { return fetchSnapshot(ctx, cli, f) })
 		if err != nil {
 			return err
@@ -159,32 +161,6 @@ func requireEmptyDir(dir string) error {
 			dir, ErrDataDirNotEmpty)
 	}
 	return nil
-}
-
-// writeAtomic creates path through a temp file (mode 0600) in its directory:
-// fill writes it, then fsync, rename and fsync the directory. A reader, or a
-// run killed at any instant, never sees a partial file at path.
-func writeAtomic(path string, fill func(*os.File) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".part-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	err = fill(tmp)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	return err
 }
 
 func syncDir(dir string) error {

@@ -5,6 +5,7 @@
 package host
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -46,13 +47,39 @@ func (r Root) MkdirAll(hostPath string, mode os.FileMode) error {
 	return os.Chmod(p, mode)
 }
 
-// WriteFileAtomic writes data to path through a temp file in the same
-// directory: write, fsync, chmod, rename, fsync the directory.
+// WriteFileAtomic writes data to path with the given mode, creating its
+// directory with dirMode, atomically as WriteAtomic does.
 func WriteFileAtomic(path string, data []byte, mode, dirMode os.FileMode) error {
+	return CopyAtomic(path, bytes.NewReader(data), mode, dirMode)
+}
+
+// CopyAtomic writes what r yields, up to EOF, to path with the given mode,
+// creating its directory with dirMode, without holding the content in memory.
+// It goes through WriteAtomic, so if r fails part-way, path is left as it was
+// and no temp file remains.
+func CopyAtomic(path string, r io.Reader, mode, dirMode os.FileMode) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
+	return WriteAtomic(path, mode, func(f *os.File) error {
+		if _, err := io.Copy(f, r); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+// WriteAtomic creates or replaces path, whose directory must exist, through a
+// temp file beside it: it removes the temp files an earlier, killed write of
+// path left, creates the temp file with mode, lets fill write it (fill may
+// also read it back, by f or by f.Name(), to check it), then fsyncs it,
+// renames it to path and fsyncs the directory. If fill fails, its error is
+// returned as is and path is untouched. A reader, or a run killed at any
+// instant, sees either the old file or the new one, never a part. The
+// failpoints of FailpointEnv count the writes made here.
+func WriteAtomic(path string, mode os.FileMode, fill func(f *os.File) error) error {
+	dir := filepath.Dir(path)
 	removeStaleTemps(dir, filepath.Base(path))
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -63,9 +90,9 @@ func WriteFileAtomic(path string, data []byte, mode, dirMode os.FileMode) error 
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if _, err := tmp.Write(data); err != nil {
+	if err := fill(tmp); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()

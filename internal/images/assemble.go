@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/layout"
 )
 
@@ -52,8 +52,15 @@ func Assemble(binPath string, img Image, path string) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: image: %w", img.Name, err)
 	}
-	if err := writeTarball(path, tag, image); err != nil {
-		return nil, fmt.Errorf("%s: write %s: %w", img.Name, path, err)
+	// Atomic, so a killed run never leaves a partial tarball under the bundle's name.
+	err = host.WriteAtomic(path, layout.ModePublic, func(f *os.File) error {
+		if err := tarball.Write(tag, image, f); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", img.Name, err)
 	}
 	return image, nil
 }
@@ -100,36 +107,4 @@ func singleFileTar(name string, data []byte) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-// writeTarball writes the image through a temp file renamed into place, so
-// a killed run never leaves a partial tarball under the bundle's name.
-func writeTarball(path string, tag name.Tag, image v1.Image) error {
-	pattern := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if stale, _ := filepath.Glob(pattern); len(stale) > 0 {
-		for _, p := range stale { // left by a killed run
-			os.Remove(p)
-		}
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(pattern))
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	if err := tarball.Write(tag, image, tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(layout.ModePublic); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

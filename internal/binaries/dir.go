@@ -15,12 +15,13 @@ import (
 var dirLayouts = []string{".", "_output/bin", "third_party/etcd"}
 
 // installFromDir copies the 8 binaries from the user's directory into dest
-// after checking all their versions, so a wrong set installs nothing.
-func installFromDir(c *config.Cluster, dest string) error {
+// after checking all their versions, so a wrong set installs nothing, and
+// returns how many it copied.
+func installFromDir(c *config.Cluster, dest string) (int, error) {
 	dir := c.Binaries.Dir
 	paths := locate(dir)
 	if err := checkPaths(paths, c); err != nil {
-		return fmt.Errorf("binaries.dir %s (looked in %v under it): %w", dir, dirLayouts, err)
+		return 0, fmt.Errorf("binaries.dir %s (looked in %v under it): %w", dir, dirLayouts, err)
 	}
 	return copyAll(paths, dest)
 }

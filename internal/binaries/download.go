@@ -47,16 +47,19 @@ func (e *ChecksumError) Error() string {
 // checked against SHA256SUMS beside it. Files go to <cacheDir>/downloads
 // through a .part file that a later run resumes (HTTP Range), and a file is
 // used only once its digest matches. Only when all are verified are the 8
-// copied into destDir, each atomically with mode 0755.
-func Download(ctx context.Context, c *config.Cluster, destDir string, out io.Writer) error {
+// copied into destDir, each atomically with mode 0755, except those destDir
+// already holds with the cached file's size and modification time (a cached
+// file keeps its time until it is fetched again). It returns how many it
+// copied.
+func Download(ctx context.Context, c *config.Cluster, destDir string, out io.Writer) (int, error) {
 	d := downloader{dir: filepath.Join(c.Binaries.CacheDir, "downloads"), out: out}
 	kubeDir, err := d.kubernetes(ctx, c.Binaries.DownloadURL, c.KubernetesVersion)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	etcdDir, err := d.etcd(ctx, c.Binaries.EtcdDownloadURL, c.EtcdVersion)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	paths := pathsIn(kubeDir, kubernetesNames)
 	maps.Copy(paths, pathsIn(etcdDir, etcdNames))
@@ -238,7 +241,8 @@ func hexDigest(s string) (string, error) {
 }
 
 // extractEtcd writes etcd and etcdctl from the top directory of etcd's
-// release tarball into dir.
+// release tarball into dir, with put and the times the tarball gives them, so
+// a second run extracts nothing and leaves their times for copyAll to match.
 func extractEtcd(tarball, dir string) error {
 	f, err := os.Open(tarball)
 	if err != nil {
@@ -267,12 +271,8 @@ func extractEtcd(tarball, dir string) error {
 		if hdr.Typeflag != tar.TypeReg || !left[base] || strings.Count(name, "/") > 1 {
 			continue
 		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			return fmt.Errorf("read %s from %s: %w", name, tarball, err)
-		}
-		if err := host.WriteFileAtomic(filepath.Join(dir, base), data, modeBinary, layout.ModeDir); err != nil {
-			return err
+		if _, err := put(filepath.Join(dir, base), tr, hdr.Size, hdr.ModTime); err != nil {
+			return fmt.Errorf("extract %s from %s: %w", name, tarball, err)
 		}
 		delete(left, base)
 	}

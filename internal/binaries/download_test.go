@@ -146,7 +146,7 @@ func kubeCache(c *config.Cluster, name string) string {
 }
 
 // TestInstallDownload installs the 8 from a release tree, then again from
-// the download cache without fetching a binary twice.
+// the download cache without fetching, extracting or copying a binary twice.
 func TestInstallDownload(t *testing.T) {
 	r := newRelease(t)
 	c, root := testCluster(t, "download")
@@ -162,9 +162,17 @@ func TestInstallDownload(t *testing.T) {
 		t.Errorf("no progress line with a percentage:\n%s", out.String())
 	}
 
+	extracted := filepath.Join(c.Binaries.CacheDir, "downloads", "etcd-"+testEtcdVersion+"-linux-"+runtime.GOARCH, "etcd")
+	before := stat(t, extracted)
 	out.Reset()
 	if _, err := Install(context.Background(), root, c, &out); err != nil {
 		t.Fatalf("second Install: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), ": 0 copied, 8 already identical") {
+		t.Errorf("second run copied binaries:\n%s", out.String())
+	}
+	if stat(t, extracted) != before {
+		t.Errorf("second run extracted etcd from the tarball again")
 	}
 	for _, n := range []string{"/kubelet", ".tar.gz"} {
 		if got := len(r.requestsFor(n)); got != 1 {

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/host"
@@ -40,7 +41,8 @@ const modeBinary = 0o755
 // the configured version, and returns their host paths in Names order.
 func Install(ctx context.Context, root host.Root, c *config.Cluster, out io.Writer) ([]string, error) {
 	dest := root.Path(c.Binaries.InstallDir)
-	if err := fill(ctx, c, dest, out); err != nil {
+	copied, err := fill(ctx, c, dest, out)
+	if err != nil {
 		return nil, err
 	}
 	if err := CheckVersions(dest, c); err != nil {
@@ -50,18 +52,19 @@ func Install(ctx context.Context, root host.Root, c *config.Cluster, out io.Writ
 	for i, n := range Names {
 		paths[i] = filepath.Join(c.Binaries.InstallDir, n)
 	}
-	fmt.Fprintf(out, "installed %d binaries into %s (kubernetes %s, etcd %s)\n",
-		len(Names), c.Binaries.InstallDir, c.KubernetesVersion, c.EtcdVersion)
+	fmt.Fprintf(out, "installed %d binaries into %s (kubernetes %s, etcd %s): %d copied, %d already identical\n",
+		len(Names), c.Binaries.InstallDir, c.KubernetesVersion, c.EtcdVersion, copied, len(Names)-copied)
 	return paths, nil
 }
 
-// fill writes the 8 binaries into dest from the configured source.
-func fill(ctx context.Context, c *config.Cluster, dest string, out io.Writer) error {
+// fill writes the 8 binaries into dest from the configured source and
+// returns how many it copied (the others were already there).
+func fill(ctx context.Context, c *config.Cluster, dest string, out io.Writer) (int, error) {
 	switch c.Binaries.Source {
 	case "build":
 		dir, err := Build(ctx, c, out)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		return copyAll(pathsIn(dir, Names), dest)
 	case "dir":
@@ -69,24 +72,63 @@ func fill(ctx context.Context, c *config.Cluster, dest string, out io.Writer) er
 	case "download":
 		return Download(ctx, c, dest, out)
 	}
-	return fmt.Errorf("binaries.source %q: want build, dir or download", c.Binaries.Source)
+	return 0, fmt.Errorf("binaries.source %q: want build, dir or download", c.Binaries.Source)
 }
 
-// copyAll copies each binary of paths (name to file) to dest/name, each
-// atomically (temp file, fsync, rename), with mode 0755.
-func copyAll(paths map[string]string, dest string) error {
+// copyAll puts each binary of paths (name to file) at dest/name with put and
+// returns how many it copied.
+func copyAll(paths map[string]string, dest string) (int, error) {
+	copied := 0
 	for _, name := range Names {
 		src, ok := paths[name]
 		if !ok {
 			continue
 		}
-		data, err := os.ReadFile(src)
+		done, err := copyFile(src, filepath.Join(dest, name))
 		if err != nil {
-			return fmt.Errorf("read %s: %w", src, err)
+			return copied, err
 		}
-		if err := host.WriteFileAtomic(filepath.Join(dest, name), data, modeBinary, layout.ModeDir); err != nil {
-			return err
+		if done {
+			copied++
 		}
 	}
-	return nil
+	return copied, nil
+}
+
+// copyFile puts the file src at dst with put, and reports whether it copied.
+func copyFile(src, dst string) (bool, error) {
+	f, err := os.Open(src)
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", src, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", src, err)
+	}
+	return put(dst, f, st.Size(), st.ModTime())
+}
+
+// put makes dst a copy, with mode 0755, of the size bytes that r yields,
+// whose modification time is mtime, and reports whether it copied. Like
+// rsync's quick check, it copies nothing when dst already is a regular file
+// with mode 0755, that size and that modification time, which a copy gets:
+// so a second install of the same source copies no binary. As with
+// rsync, a source rewritten with the same size and its old time is not
+// noticed; the version check after every install is what proves the binaries
+// right. The copy streams, atomically (host.CopyAtomic). A run killed between
+// the copy and setting its time leaves a right file with a wrong time, which
+// the next run copies again.
+func put(dst string, r io.Reader, size int64, mtime time.Time) (bool, error) {
+	if st, err := os.Lstat(dst); err == nil && st.Mode().IsRegular() && st.Mode().Perm() == modeBinary &&
+		st.Size() == size && st.ModTime().Equal(mtime) {
+		return false, nil
+	}
+	if err := host.CopyAtomic(dst, r, modeBinary, layout.ModeDir); err != nil {
+		return false, err
+	}
+	if err := os.Chtimes(dst, time.Time{}, mtime); err != nil {
+		return false, fmt.Errorf("set the time of %s: %w", dst, err)
+	}
+	return true, nil
 }

@@ -16,7 +16,8 @@
 #   KEEP=1            keep the run dir (rootfs with its journal, logs)
 #   HOLD=1            leave the container running after the scenario (until
 #                     TIMEOUT or poweroff inside) and print how to attach
-#   STRICT=1          a step skipped because k8s-single lacks its phase fails
+#   STEPS="up noop-up ..."   run only these steps of scenario.sh (default: all)
+#   STATUS_WAIT=60    seconds the status step waits for every component healthy
 #   KILL_PHASE=etcd KILL_AFTER=2   where the SIGKILL of `up --force` lands
 #   NOOP_MAX=1        seconds a no-op `up` may take
 #   POWEROFF_WAIT=90  seconds the container may take to power off after the
@@ -33,6 +34,22 @@
 #   SMOKE_CACHE=/var/cache/k8s-single/smoke   rootfs cache and run dirs
 set -euo pipefail
 
+# cg_dirs NAME prints the dir NAME below this process's cgroup in every
+# mounted cgroup hierarchy.
+cg_dirs() {
+	local _ ctrl path h
+	while IFS=: read -r _ ctrl path; do
+		case $ctrl in
+		"") h=/sys/fs/cgroup/unified ;;
+		name=*) h=/sys/fs/cgroup/${ctrl#name=} ;;
+		*) h=/sys/fs/cgroup/$ctrl ;;
+		esac
+		[ -z "$ctrl" ] && [ -e /sys/fs/cgroup/cgroup.controllers ] && h=/sys/fs/cgroup
+		{ [ -d "$h" ] && [ ! -L "$h" ] && mountpoint -q "$h"; } || continue
+		echo "$h${path%/}/$1"
+	done </proc/self/cgroup
+}
+
 # ---- hidden helper: __cg-enter NAME T0FILE CMD...
 # Moves this process into a child cgroup NAME of its current cgroup in every
 # mounted hierarchy (so systemd-nspawn --keep-unit, systemd and the kubelet
@@ -41,21 +58,11 @@ set -euo pipefail
 if [ "${1:-}" = __cg-enter ]; then
 	name=$2 t0=$3
 	shift 3
-	mapfile -t lines </proc/self/cgroup
-	for l in "${lines[@]}"; do
-		IFS=: read -r _ ctrl path <<<"$l"
-		case $ctrl in
-		"") h=/sys/fs/cgroup/unified ;;
-		name=*) h=/sys/fs/cgroup/${ctrl#name=} ;;
-		*) h=/sys/fs/cgroup/$ctrl ;;
-		esac
-		[ -z "$ctrl" ] && [ -e /sys/fs/cgroup/cgroup.controllers ] && h=/sys/fs/cgroup
-		{ [ -d "$h" ] && [ ! -L "$h" ] && mountpoint -q "$h"; } || continue
-		d=$h${path%/}/$name
+	for d in $(cg_dirs "$name"); do
 		mkdir -p "$d"
 		if [ -e "$d/cpuset.cpus" ]; then
-			cat "$h${path%/}/cpuset.cpus" >"$d/cpuset.cpus"
-			cat "$h${path%/}/cpuset.mems" >"$d/cpuset.mems"
+			cat "${d%/*}/cpuset.cpus" >"$d/cpuset.cpus"
+			cat "${d%/*}/cpuset.mems" >"$d/cpuset.mems"
 		fi
 		echo $$ >"$d/cgroup.procs" || echo "cg-enter: could not join $d" >&2
 	done
@@ -75,24 +82,12 @@ KILL_AFTER=${KILL_AFTER:-2}
 NOOP_MAX=${NOOP_MAX:-1}
 POWEROFF_WAIT=${POWEROFF_WAIT:-90}
 ARTIFACTS=${ARTIFACTS:-$SMOKE/artifacts}
-SUITE=bookworm
 MACHINE=k8s-smoke-$$
 CGNAME=k8s-smoke-$$
-# The rootfs: debootstrap --variant=minbase plus these packages (the
-# reference's, plus curl/jq/procps for the scenario). Its cache key is a hash
-# of this list, the suite and ROOTFS_RECIPE (bump it when build_rootfs changes).
-PKGS=(systemd systemd-sysv dbus containerd runc containernetworking-plugins iptables conntrack socat
-	iproute2 ca-certificates kmod procps util-linux mount netbase curl jq
-	chromium libnss3-tools fonts-dejavu-core)
-ROOTFS_RECIPE=2
+TIER=smoke
+. "$HERE/lib.sh"
 
 T_ALL=$EPOCHREALTIME
-since() { awk -v a="$EPOCHREALTIME" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
-say() { printf '[smoke %s] %s\n' "$(date +%T)" "$*"; }
-die() {
-	say "ERROR: $*"
-	exit 1
-}
 declare -a TIMES=()
 timed() { TIMES+=("$1|$2"); }
 
@@ -106,16 +101,10 @@ fi
 
 # ---- host state before anything, for the final "host clean" check
 host_state() {
-	echo "## links"
-	ip -o link show | awk -F': ' '{ print $2 }' | sort
+	smoke_net_state
 	echo "## mounts (under the smoke cache, /run/systemd, /sys/fs/cgroup, /proc/sys, /dev)"
 	awk '{ print $5 }' /proc/self/mountinfo |
 		awk -v c="$SMOKE" 'index($0, c) == 1 || /^\/(run\/systemd|sys\/fs\/cgroup|proc\/sys|dev)(\/|$)/' | sort
-	for t in iptables-save ip6tables-save; do
-		command -v "$t" >/dev/null || continue
-		echo "## $t"
-		"$t" 2>/dev/null | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//' | sort
-	done
 	echo "## nspawn runtime"
 	find /run/systemd/nspawn 2>/dev/null | sort
 	echo "## cgroups"
@@ -129,33 +118,15 @@ BASELINE=$(host_state)
 UPTIME0=$(cut -d' ' -f1 /proc/uptime)
 
 # ---- state the cleanup needs
-RUN='' R='' SHARE='' NSPAWN_PID='' BUILD_TMP='' TIMED_OUT='' NSPAWN_RC=''
-declare -a CG_DIRS=()
-# Our cgroup dirs (created by __cg-enter in the launcher), computed the same way.
-while IFS=: read -r _ ctrl path; do
-	case $ctrl in
-	"") h=/sys/fs/cgroup/unified ;;
-	name=*) h=/sys/fs/cgroup/${ctrl#name=} ;;
-	*) h=/sys/fs/cgroup/$ctrl ;;
-	esac
-	[ -z "$ctrl" ] && [ -e /sys/fs/cgroup/cgroup.controllers ] && h=/sys/fs/cgroup
-	{ [ -d "$h" ] && [ ! -L "$h" ] && mountpoint -q "$h"; } || continue
-	CG_DIRS+=("$h${path%/}/$CGNAME")
-done </proc/self/cgroup
+RUN='' R='' SHARE='' NSPAWN_PID='' SMOKE_BUILD_TMP='' TIMED_OUT='' NSPAWN_RC=''
+# Our cgroup dirs (created by __cg-enter in the launcher).
+mapfile -t CG_DIRS < <(cg_dirs "$CGNAME")
 
 cg_procs() {
 	local d
 	for d in "${CG_DIRS[@]}"; do
 		[ -d "$d" ] && find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null
 	done | sort -un
-}
-
-umount_under() { # unmount everything below $1, deepest first
-	local m
-	[ -n "$1" ] || return 0
-	for m in $(awk -v p="$1" 'index($5, p "/") == 1 || $5 == p { print $5 }' /proc/self/mountinfo | sort -r); do
-		umount -l "$m" 2>/dev/null && say "unmounted leftover $m"
-	done
 }
 
 stop_container() {
@@ -206,9 +177,9 @@ cleanup() {
 	t=$EPOCHREALTIME
 	stop_container
 	remove_cgroups
-	umount_under "$R"
-	umount_under "$BUILD_TMP"
-	[ -n "$BUILD_TMP" ] && rm -rf "$BUILD_TMP"
+	smoke_umount_under "$R"
+	smoke_umount_under "$SMOKE_BUILD_TMP"
+	[ -n "$SMOKE_BUILD_TMP" ] && rm -rf "$SMOKE_BUILD_TMP"
 	for d in propagate unix-export; do rmdir "/run/systemd/nspawn/$d/$MACHINE" 2>/dev/null; done
 	# nspawn's runtime dirs, when they were not there before us and are empty now
 	if ! grep -qx /run/systemd/nspawn <<<"$BASELINE"; then
@@ -258,6 +229,7 @@ command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v iptables-save >/dev/null || missing+=(iptables)
+command -v jq >/dev/null || missing+=(jq)
 for c in flock nsenter mountpoint findmnt; do command -v $c >/dev/null || missing+=(util-linux); done
 if [ ${#missing[@]} -gt 0 ]; then
 	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
@@ -269,150 +241,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 timed host-tools "$(since "$t")"
 
-# ---- 2. k8s-single and the binaries
+# ---- 2. k8s-single, the binaries, the image bundle with the dashboard stand-in
 t=$EPOCHREALTIME
-if [ -z "${K8S_SINGLE:-}" ]; then
-	say "make build"
-	make -C "$REPO" build >/dev/null || die "make build failed (or set K8S_SINGLE=/path/to/k8s-single)"
-	K8S_SINGLE=$REPO/bin/k8s-single
-fi
-[ -x "$K8S_SINGLE" ] || die "K8S_SINGLE=$K8S_SINGLE is not executable"
-if [ -z "${BIN_DIR:-}" ]; then
-	BIN_DIR=$("$K8S_SINGLE" build --print-dir 2>/dev/null | tail -n 1) || die "k8s-single build --print-dir failed"
-fi
-for b in etcd etcdctl kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
-	[ -x "$BIN_DIR/$b" ] || die "BIN_DIR=$BIN_DIR has no $b (make binaries)"
-done
-timed build "$(since "$t")"
-t=$EPOCHREALTIME
-# The image bundle: built from source when it lacks an image the config needs
-# (BUILD_IMAGES=auto; warm ~1 s, cold minutes), so a fresh machine works.
-BUILD_IMAGES=${BUILD_IMAGES:-auto}
-bundle_missing() { # the refs `images list` names that $IMAGES/bundle.json has no tarball for
-	local ref file
-	"$K8S_SINGLE" images list | while read -r ref; do
-		[ -n "$ref" ] || continue
-		file=$(awk -v r="\"ref\": \"$ref\"," '
-			index($0, r) { hit = 1 } hit && /"file":/ { gsub(/[",]/, "", $2); print $2; exit }
-			/^ *}/ { hit = 0 }' "$IMAGES/bundle.json" 2>/dev/null)
-		[ -n "$file" ] && [ -s "$IMAGES/$file" ] || echo "$ref"
-	done
-}
-case $BUILD_IMAGES in
-1 | auto)
-	IMAGES=${IMAGES:-/var/cache/k8s-single/images}
-	"$K8S_SINGLE" images list >/dev/null || die "k8s-single images list failed"
-	missing_images=$(bundle_missing)
-	if [ "$BUILD_IMAGES" = 1 ] || [ -n "$missing_images" ]; then
-		[ -n "$missing_images" ] && say "the bundle $IMAGES lacks: $(echo $missing_images)"
-		say "k8s-single images build --out $IMAGES"
-		"$K8S_SINGLE" images build --out "$IMAGES" >/dev/null || die "k8s-single images build --out $IMAGES failed"
-		missing_images=$(bundle_missing)
-		[ -z "$missing_images" ] || die "after images build, $IMAGES still lacks: $(echo $missing_images)"
-	fi
-	;;
-0)
-	if [ -z "${IMAGES:-}" ] && compgen -G '/var/cache/k8s-single/images/*.tar' >/dev/null; then
-		IMAGES=/var/cache/k8s-single/images
-	fi
-	;;
-*) die "BUILD_IMAGES=$BUILD_IMAGES: want auto, 1 or 0" ;;
-esac
-if [ -n "${IMAGES:-}" ]; then
-	compgen -G "$IMAGES/*.tar" >/dev/null || die "IMAGES=$IMAGES holds no *.tar"
-fi
-# The dashboard: the real UIs' images cannot be pulled here, so the test-only
-# stand-in is built into the bundle (cached; prints its reference last).
-# Not when CONFIG_EXTRA has its own dashboard section (e.g. kind: none).
-EXTRA_DASHBOARD=
-grep -q '^dashboard:' <<<"${CONFIG_EXTRA:-}" && EXTRA_DASHBOARD=1
-[ -n "$EXTRA_DASHBOARD" ] && [ -n "${DASHBOARD_IMAGE:-}" ] &&
-	die "DASHBOARD_IMAGE and a dashboard section in CONFIG_EXTRA: put image: in CONFIG_EXTRA's section instead"
-if [ -z "${DASHBOARD_IMAGE:-}" ] && [ -n "${IMAGES:-}" ] && [ -z "$EXTRA_DASHBOARD" ]; then
-	DASHBOARD_IMAGE=$("$K8S_SINGLE" dashboard standin --out "$IMAGES" | tail -n 1) ||
-		die "k8s-single dashboard standin --out $IMAGES failed"
-	[ -n "$DASHBOARD_IMAGE" ] || die "k8s-single dashboard standin printed no image reference"
-	[ -s "$IMAGES/dashboard-standin.tar" ] || die "k8s-single dashboard standin wrote no $IMAGES/dashboard-standin.tar"
-fi
-say "k8s-single: $K8S_SINGLE ($("$K8S_SINGLE" version 2>/dev/null | head -1)); binaries: $BIN_DIR; images: ${IMAGES:-none}; dashboard image: ${DASHBOARD_IMAGE:-default}"
-timed images "$(since "$t")"
+smoke_inputs
+timed inputs "$(since "$t")"
 
 # ---- 3. the rootfs, built once per package list
-apt_mirror() { # the URI of the first configured apt source serving $SUITE main
-	local f
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -e "$f" ] || continue
-		awk -v suite="$SUITE" 'BEGIN { RS = ""; FS = "\n" } {
-			types = uris = suites = comps = ""
-			for (i = 1; i <= NF; i++) {
-				if ($i ~ /^[ \t]*#/) continue
-				k = $i; sub(/:.*/, "", k); v = $i; sub(/^[^:]*:[ \t]*/, "", v)
-				if (k == "Types") types = v; else if (k == "URIs") uris = v
-				else if (k == "Suites") suites = v; else if (k == "Components") comps = v
-			}
-			if ((" " types " ") ~ / deb / && (" " suites " ") ~ (" " suite " ") && (" " comps " ") ~ / main /) {
-				split(uris, u, /[ \t]+/); print u[1]; exit
-			}
-		}' "$f"
-	done
-	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-		sed -E 's/\[[^]]*\]//' | awk -v suite="$SUITE" '$1 == "deb" && $3 == suite { for (i = 4; i <= NF; i++) if ($i == "main") { print $2; exit } }'
-}
-KEY=$(printf '%s\n' "$SUITE" "recipe $ROOTFS_RECIPE" "$(printf '%s\n' "${PKGS[@]}" | sort)" | sha256sum | cut -c1-16)
-ROOTFS=$SMOKE/rootfs-$KEY
-
-# LATE_PKGS (the dashboard step's browser) are in PKGS too but installed with
-# apt-get in the chroot after debootstrap: debootstrap cannot resolve their
-# dependencies (dconf-service needs the virtual dbus-session-bus).
-LATE_PKGS=(chromium libnss3-tools fonts-dejavu-core)
-build_rootfs() {
-	local mirror=${MIRROR:-$(apt_mirror | head -n 1)}
-	[ -n "$mirror" ] || die "no apt source for Debian $SUITE main in /etc/apt: set MIRROR=http://.../debian"
-	BUILD_TMP=$ROOTFS.tmp
-	umount_under "$BUILD_TMP"
-	rm -rf "$BUILD_TMP"
-	local p early=()
-	for p in "${PKGS[@]}"; do [[ " ${LATE_PKGS[*]} " == *" $p "* ]] || early+=("$p"); done
-	say "building the rootfs (once): debootstrap $SUITE from $mirror with ${early[*]}, then apt-get install ${LATE_PKGS[*]}"
-	if ! debootstrap --variant=minbase --components=main --include="$(
-		IFS=,
-		echo "${early[*]}"
-	)" "$SUITE" "$BUILD_TMP" "$mirror" >"$SMOKE/debootstrap.log" 2>&1; then
-		tail -n 30 "$SMOKE/debootstrap.log"
-		die "debootstrap failed (full log: $SMOKE/debootstrap.log)"
-	fi
-	# debootstrap left sources.list (the mirror) and the host's resolv.conf.
-	if ! { chroot "$BUILD_TMP" apt-get update &&
-		DEBIAN_FRONTEND=noninteractive chroot "$BUILD_TMP" apt-get install -y --no-install-recommends "${LATE_PKGS[@]}"; } \
-		>>"$SMOKE/debootstrap.log" 2>&1; then
-		tail -n 30 "$SMOKE/debootstrap.log"
-		die "apt-get install ${LATE_PKGS[*]} in the rootfs failed (full log: $SMOKE/debootstrap.log)"
-	fi
-	# Debian enables containerd at boot: k8s-single's runtime phase starts it.
-	systemctl --root="$BUILD_TMP" disable containerd.service >/dev/null 2>&1 || true
-	chroot "$BUILD_TMP" apt-get clean
-	rm -rf "$BUILD_TMP"/var/lib/apt/lists/* "$BUILD_TMP"/var/log/*.log
-	mkdir -p "$BUILD_TMP"/var/log/journal "$BUILD_TMP"/mnt/share "$BUILD_TMP"/opt/k8s-single/binaries "$BUILD_TMP"/opt/k8s-single/images
-	{
-		echo "# k8s-single smoke rootfs $KEY: debootstrap --variant=minbase $SUITE $mirror"
-		chroot "$BUILD_TMP" dpkg-query -W -f='${Package} ${Version}\n' "${PKGS[@]}"
-	} >"$BUILD_TMP/etc/k8s-smoke-rootfs"
-	mv "$BUILD_TMP" "$ROOTFS"
-	BUILD_TMP=
-}
-
 t=$EPOCHREALTIME
-exec 8>"$SMOKE/.rootfs.lock"
-flock 8
-if [ -d "$ROOTFS" ]; then
-	say "rootfs cached: $ROOTFS"
-	timed rootfs-cached "$(since "$t")"
-else
-	build_rootfs
-	say "rootfs built in $(since "$t")s: $ROOTFS"
-	timed rootfs-build "$(since "$t")"
-fi
-flock -u 8
+smoke_rootfs
+timed rootfs "$(since "$t")"
 
 # ---- 4. the run dir: a copy of the rootfs plus k8s-single, config, init, units, scenario
 t=$EPOCHREALTIME
@@ -426,39 +263,12 @@ install -m 0755 "$HERE/scenario.sh" "$R/usr/local/sbin/k8s-smoke-scenario"
 echo "$NODE_NAME" >"$R/etc/hostname"
 printf '127.0.0.1 localhost\n%s %s\n' "$NODE_IP" "$NODE_NAME" >"$R/etc/hosts"
 mkdir -p "$R/etc/k8s-single"
-{
-	echo "apiVersion: k8s-single.dev/v1alpha1"
-	echo "kind: Cluster"
-	echo "node:"
-	echo "  name: $NODE_NAME"
-	echo "  address: $NODE_IP"
-	echo "binaries:"
-	echo "  source: dir"
-	echo "  dir: /opt/k8s-single/binaries"
-	if [ -n "${IMAGES:-}" ]; then
-		echo "runtime:"
-		echo "  imageBundle: /opt/k8s-single/images"
-	fi
-	if [ -n "${DASHBOARD_IMAGE:-}" ]; then
-		echo "dashboard:"
-		echo "  image: $DASHBOARD_IMAGE"
-	fi
-	if [ -n "${CONFIG_EXTRA:-}" ]; then printf '%s\n' "$CONFIG_EXTRA"; fi
-} >"$R/etc/k8s-single/cluster.yaml"
+smoke_cluster_config /opt/k8s-single/binaries "${IMAGES:+/opt/k8s-single/images}" >"$R/etc/k8s-single/cluster.yaml"
 if ! "$K8S_SINGLE" config validate --file "$R/etc/k8s-single/cluster.yaml" >"$RUN/validate.out" 2>&1; then
 	sed 's/^/    /' "$RUN/validate.out" "$R/etc/k8s-single/cluster.yaml"
 	die "the cluster config (above) does not validate: $R/etc/k8s-single/cluster.yaml"
 fi
-cat >"$R/etc/k8s-smoke.env" <<EOF
-NODE_NAME=$NODE_NAME
-NODE_IP=$NODE_IP
-KILL_PHASE=$KILL_PHASE
-KILL_AFTER=$KILL_AFTER
-NOOP_MAX=$NOOP_MAX
-STEP_TIMEOUT=${STEP_TIMEOUT:-600}
-NODE_WAIT=${NODE_WAIT:-120}
-STRICT=${STRICT:-0}
-EOF
+smoke_env >"$R/etc/k8s-smoke.env"
 # The node IP: no dummy driver in this kernel, so a veth pair with both ends
 # inside the container's private network namespace.
 cat >"$R/etc/systemd/system/node-net.service" <<EOF
@@ -521,15 +331,7 @@ setsid "$SELF" __cg-enter "$CGNAME" "$SHARE/t0" "${NSPAWN[@]}" </dev/null >"$RUN
 NSPAWN_PID=$!
 
 # ---- 6. wait, streaming the scenario log
-LOG_OFF=0
-flush_log() {
-	local size
-	size=$(stat -c %s "$SHARE/scenario.log" 2>/dev/null || echo 0)
-	if [ "$size" -gt "$LOG_OFF" ]; then
-		tail -c +"$((LOG_OFF + 1))" "$SHARE/scenario.log" | head -c "$((size - LOG_OFF))"
-		LOG_OFF=$size
-	fi
-}
+flush_log() { smoke_stream_log "$SHARE/scenario.log"; }
 result_at=
 while kill -0 "$NSPAWN_PID" 2>/dev/null; do
 	flush_log

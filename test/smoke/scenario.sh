@@ -12,13 +12,16 @@
 # /mnt/share/result (host bind mount); the unit powers the container off
 # when this script exits (ExecStopPost).
 #
-# Steps that need a phase k8s-single does not have yet (node, addons, dashboard) print
-# "SKIP <step>: ..." instead of failing; STRICT=1 makes such skips failures.
+# The same script runs in the Vagrant tier's VM (test/vagrant/provision-smoke.sh
+# prepares the machine as run.sh prepares the container). STEPS (in
+# /etc/k8s-smoke.env) limits it to the named steps; the others are reported
+# as skipped.
 set -u -o pipefail
 SHARE=/mnt/share
 exec >>"$SHARE/scenario.log" 2>&1
 
-# Written by run.sh: NODE_NAME NODE_IP KILL_PHASE KILL_AFTER NOOP_MAX STEP_TIMEOUT NODE_WAIT STRICT
+# Written by smoke_env (lib.sh): NODE_NAME NODE_IP KILL_PHASE KILL_AFTER NOOP_MAX
+# STEP_TIMEOUT NODE_WAIT STATUS_WAIT STEPS
 . /etc/k8s-smoke.env
 export HOME=/root KUBECONFIG=/etc/kubernetes/admin.conf
 export PATH=/opt/kubernetes/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -58,13 +61,19 @@ k8s() {
 declare -a ROWS=() FAILED=() SKIPPED=()
 declare -A RESULT=()
 
-# step NAME FUNC: runs FUNC, records PASS (0), SKIP (77) or FAIL (else).
+# step NAME FUNC: runs FUNC, records PASS (0), SKIP (77) or FAIL (else); a
+# step not in STEPS (when set) is a SKIP without running.
 step() {
 	local name=$1 fn=$2 t rc res d
 	printf '\n==> %s  [%s]\n' "$name" "$(date +%T)"
 	t=$EPOCHREALTIME
-	"$fn"
-	rc=$?
+	if [ -n "${STEPS:-}" ] && [[ " $STEPS " != *" $name "* ]]; then
+		echo "SKIP: not in STEPS ($STEPS)"
+		rc=77
+	else
+		"$fn"
+		rc=$?
+	fi
 	d=$(since "$t")
 	case $rc in
 	0) res=PASS ;;
@@ -93,16 +102,6 @@ need() {
 			return 1
 		fi
 	done
-}
-
-# has_phase NAME: does this k8s-single have the phase?
-has_phase() { k8s-single phase list -o json 2>/dev/null | jq -e --arg p "$1" 'any(.[]; .name == $p)' >/dev/null; }
-
-# skip_missing STEP PHASE: the step's phase is not written yet.
-skip_missing() {
-	echo "SKIP $1: k8s-single has no '$2' phase yet"
-	[ "${STRICT:-0}" = 1 ] && { echo "STRICT=1: a missing phase is a failure"; return 1; }
-	return 77
 }
 
 # all_done: every phase in `phase list` is done.
@@ -155,10 +154,23 @@ s_boot() {
 	grep -q '^1 *$' /proc/sys/vm/overcommit_memory || { echo "vm.overcommit_memory is not 1 (nsinit)"; return 1; }
 }
 
+# up: from nothing to every phase done, ending with the summary: versions,
+# endpoints on the node's address, the kubeconfig, the time of each phase.
 s_up() {
+	local want
 	k8s up1 up -c "$CFG" || return 1
 	if grep -q FAILED "$OUT/up1.out"; then return 1; fi
 	all_done || return 1
+	tr -s ' ' <"$OUT/up1.out" >"$OUT/up1.squeezed"
+	for want in "The cluster is up and verified." "API server https://$NODE_IP:6443" \
+		"kubeconfig /etc/kubernetes/admin.conf" " verify ran " " total "; do
+		grep -qF -- "$want" "$OUT/up1.squeezed" || { echo "the summary of up lacks '$want'"; return 1; }
+	done
+	grep -qE 'versions Kubernetes v[^ ]+, etcd v[^ ]+, containerd [0-9][^ ]*, runc [0-9]' "$OUT/up1.squeezed" ||
+		{ echo "the summary of up lacks the versions of Kubernetes, etcd, containerd and runc"; return 1; }
+	if ! grep -qx '  kind: none' "$CFG"; then
+		grep -qF "dashboard https://$NODE_IP:30443/" "$OUT/up1.squeezed" || { echo "the summary of up lacks the dashboard URL"; return 1; }
+	fi
 	echo "per-phase durations (phase list):"
 	jq -r '.[] | "  \(.name)\t\(.status)\t\(.lastDuration)"' "$OUT/phases.json"
 	jq -r '.[] | "\(.name)|\(.lastDuration)"' "$OUT/phases.json" >"$SHARE/phases.up1"
@@ -248,9 +260,9 @@ s_status() {
 	need up || return 77
 	local t=$EPOCHREALTIME
 	until k8s-single status -o json 2>/dev/null | jq -e '.components | length > 0 and all(.[]; .healthy)' >/dev/null; do
-		if awk -v a="$(since "$t")" 'BEGIN { exit !(a > 60) }'; then
+		if awk -v a="$(since "$t")" -v m="$STATUS_WAIT" 'BEGIN { exit !(a > m) }'; then
 			run k8s-single status
-			echo "not every component healthy within 60s"
+			echo "not every component healthy within ${STATUS_WAIT}s"
 			return 1
 		fi
 		sleep 1
@@ -262,7 +274,6 @@ s_status() {
 s_nodes() {
 	need up || return 77
 	run kubectl get nodes -o wide || return 1
-	has_phase node || { skip_missing nodes node; return; }
 	run kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout="${NODE_WAIT}s"
 }
 
@@ -272,7 +283,6 @@ s_pods() {
 	need up || return 77
 	local bad t=$EPOCHREALTIME
 	run kubectl get pods -A -o wide || return 1
-	has_phase addons || { skip_missing pods addons; return; }
 	while :; do
 		bad=$(kubectl get pods -A --no-headers 2>&1 | awk -v gone="$(kubectl get ns --no-headers 2>/dev/null | awk '$2 == "Terminating" { printf "%s ", $1 }')" '
 			index(" " gone, " " $1 " ") == 0 && $4 != "Running" && $4 != "Completed"')
@@ -297,7 +307,6 @@ s_pods() {
 # token may see. The screenshot is kept as /mnt/share/dashboard.png.
 s_dashboard() {
 	need up || return 77
-	has_phase dashboard || { skip_missing dashboard dashboard; return; }
 	local url token code ca=/etc/kubernetes/pki/ca.crt kc=$OUT/dashboard-token.kubeconfig
 	local nss=/root/.pki/nssdb
 	local chrome=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
@@ -366,10 +375,6 @@ s_dashboard() {
 # until the runtime and node phases got their Undo and reset its daemon-reload.)
 s_reset() {
 	need up || return 77
-	if ! k8s-single reset --help >/dev/null 2>&1; then
-		echo "SKIP reset: not implemented"
-		return 77
-	fi
 	local u bad=0 f n
 	k8s reset reset || return 1
 	for u in "${UNITS[@]}"; do
@@ -408,9 +413,7 @@ s_up_again() {
 	grep -q FAILED "$OUT/up2.out" && return 1
 	all_done || return 1
 	run k8s-single etcd health || return 1
-	if has_phase node; then
-		run kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout="${NODE_WAIT}s" || return 1
-	fi
+	run kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout="${NODE_WAIT}s"
 }
 
 # ---- main ----

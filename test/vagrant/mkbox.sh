@@ -5,10 +5,9 @@
 #
 #   test/vagrant/mkbox.sh            (root; run.sh calls it)
 #
-# The base is the smoke tier's cached rootfs ($SMOKE_CACHE/rootfs-<key>, the
-# key computed from test/smoke/run.sh's package list exactly as run.sh does)
-# when it is there, else the same `debootstrap --variant=minbase` with the same
-# package list. On a copy of it this adds what a VM needs and a container does
+# The base is the smoke tier's rootfs ($SMOKE_CACHE/rootfs-<key>, made and
+# cached by test/smoke/lib.sh's smoke_rootfs, the function the nspawn tier
+# uses, when it is not there yet). On a copy of it this adds what a VM needs and a container does
 # not (a kernel, udev, sshd, networkd/resolved), configures it for a headless
 # direct-kernel boot with Vagrant's insecure key for root, and packs it:
 #
@@ -20,8 +19,8 @@
 #
 # Environment (all optional):
 #   VAGRANT_CACHE=/var/cache/k8s-single/vagrant   where boxes are cached
-#   SMOKE_CACHE=/var/cache/k8s-single/smoke       the nspawn tier's rootfs cache (read only)
-#   MIRROR=url      Debian mirror (default: the one the base rootfs was made from, else /etc/apt's)
+#   SMOKE_CACHE=/var/cache/k8s-single/smoke       the nspawn tier's rootfs cache
+#   MIRROR=url      Debian mirror (default: the one the base rootfs was made from)
 #   DISK_GB=10      the guest's root file system size
 #   REBUILD=1       build even when the box is cached
 set -euo pipefail
@@ -42,26 +41,20 @@ REPO=$(cd "$HERE/../.." && pwd)
 VCACHE=${VAGRANT_CACHE:-/var/cache/k8s-single/vagrant}
 SMOKE=${SMOKE_CACHE:-/var/cache/k8s-single/smoke}
 DISK_GB=${DISK_GB:-10}
-SUITE=bookworm
+TIER=mkbox
+. "$REPO/test/smoke/lib.sh"
+# progress goes to stderr; stdout (fd 3) gets only the box directory
+exec 3>&1 1>&2
 # What a VM needs on top of the container rootfs. systemd-resolved: the
 # kubelet then reads /run/systemd/resolve/resolv.conf (k8s-single detects it),
 # as on a stock Debian cloud VM with networkd.
 EXTRA=(linux-image-amd64 udev openssh-server systemd-resolved e2fsprogs less)
 
-say() { printf '[mkbox %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() {
-	say "ERROR: $*"
-	exit 1
-}
 [ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot)"
 for c in debootstrap mke2fs qemu-img chroot; do command -v $c >/dev/null || die "$c missing (run.sh installs: debootstrap e2fsprogs qemu-utils)"; done
 
-# ---- the smoke tier's rootfs key, computed from test/smoke/run.sh as it does
-PKGS=() ROOTFS_RECIPE=
-eval "$(sed -n -e '/^PKGS=(/,/)$/p' -e '/^ROOTFS_RECIPE=/p' "$REPO/test/smoke/run.sh")"
-[ ${#PKGS[@]} -gt 0 ] && [ -n "$ROOTFS_RECIPE" ] || die "could not read PKGS/ROOTFS_RECIPE from test/smoke/run.sh"
-BASE_KEY=$(printf '%s\n' "$SUITE" "recipe $ROOTFS_RECIPE" "$(printf '%s\n' "${PKGS[@]}" | sort)" | sha256sum | cut -c1-16)
-BASE=$SMOKE/rootfs-$BASE_KEY
+# ---- the smoke tier's rootfs key
+BASE_KEY=$(smoke_rootfs_key)
 # The box's key: the base's, the extra packages, the disk size and BOX_RECIPE
 # (bump it when what this script does to the rootfs changes).
 BOX_RECIPE=1
@@ -72,30 +65,9 @@ exec 7>"$VCACHE/.box.lock"
 flock 7
 if [ -z "${REBUILD:-}" ] && [ -s "$OUT/k8s-single-smoke.box" ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ]; then
 	say "box cached: $OUT"
-	echo "$OUT"
+	echo "$OUT" >&3
 	exit 0
 fi
-
-apt_mirror() { # the first deb URI serving $SUITE main in the host's apt sources
-	local f
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -e "$f" ] || continue
-		awk -v suite="$SUITE" 'BEGIN { RS = ""; FS = "\n" } {
-			types = uris = suites = comps = ""
-			for (i = 1; i <= NF; i++) {
-				if ($i ~ /^[ \t]*#/) continue
-				k = $i; sub(/:.*/, "", k); v = $i; sub(/^[^:]*:[ \t]*/, "", v)
-				if (k == "Types") types = v; else if (k == "URIs") uris = v
-				else if (k == "Suites") suites = v; else if (k == "Components") comps = v
-			}
-			if ((" " types " ") ~ / deb / && (" " suites " ") ~ (" " suite " ") && (" " comps " ") ~ / main /) {
-				split(uris, u, /[ \t]+/); print u[1]; exit
-			}
-		}' "$f"
-	done
-	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-		sed -E 's/\[[^]]*\]//' | awk -v suite="$SUITE" '$1 == "deb" && $3 == suite { for (i = 4; i <= NF; i++) if ($i == "main") { print $2; exit } }'
-}
 
 TMP=$OUT.tmp
 R=$TMP/rootfs
@@ -109,35 +81,16 @@ rm -rf "$TMP"
 mkdir -p "$TMP"
 T0=$EPOCHREALTIME
 
-# ---- 1. the base rootfs
-mkdir -p "$SMOKE"
-exec 8>"$SMOKE/.rootfs.lock"
-flock 8
-if [ -d "$BASE" ]; then
-	say "base: the smoke tier's rootfs $BASE"
-	cp -a --reflink=auto "$BASE" "$R"
-	flock -u 8
-	MIRROR=${MIRROR:-$(sed -n 's/^# k8s-single smoke rootfs [^:]*: debootstrap --variant=minbase [^ ]* //p' "$R/etc/k8s-smoke-rootfs" 2>/dev/null)}
-else
-	flock -u 8
-	MIRROR=${MIRROR:-$(apt_mirror | head -n 1)}
-	[ -n "$MIRROR" ] || die "no apt source for Debian $SUITE main in /etc/apt: set MIRROR=http://.../debian"
-	say "base: no smoke rootfs $BASE; debootstrap --variant=minbase $SUITE $MIRROR with the smoke tier's packages (${PKGS[*]})"
-	debootstrap --variant=minbase --components=main --include="$(
-		IFS=,
-		echo "${PKGS[*]}"
-	)" "$SUITE" "$R" "$MIRROR" >"$TMP/debootstrap.log" 2>&1 || {
-		tail -n 30 "$TMP/debootstrap.log" >&2
-		die "debootstrap failed (log: $TMP/debootstrap.log)"
-	}
-	systemctl --root="$R" disable containerd.service >/dev/null 2>&1 || true
-	mkdir -p "$R/var/log/journal"
-fi
+# ---- 1. the base rootfs: the smoke tier's (built and cached now if it is not there)
+smoke_rootfs
+say "base: the smoke tier's rootfs $ROOTFS"
+cp -a --reflink=auto "$ROOTFS" "$R"
+MIRROR=${MIRROR:-$(sed -n 's/^# k8s-single smoke rootfs [^:]*: debootstrap --variant=minbase [^ ]* //p' "$R/etc/k8s-smoke-rootfs" 2>/dev/null)}
 say "base ready in $(awk -v a="$EPOCHREALTIME" -v b="$T0" 'BEGIN { printf "%.1f", a - b }')s"
 
 # ---- 2. what a VM needs: kernel, udev, sshd, networkd + resolved
 say "adding ${EXTRA[*]} (apt in a chroot, from ${MIRROR:-the sources.list of the base})"
-[ -n "$MIRROR" ] && echo "deb $MIRROR $SUITE main" >"$R/etc/apt/sources.list"
+[ -n "$MIRROR" ] && echo "deb $MIRROR $SMOKE_SUITE main" >"$R/etc/apt/sources.list"
 rm -f "$R/etc/resolv.conf"
 cp -L /etc/resolv.conf "$R/etc/resolv.conf"
 # no service may start in the chroot (it would run on the host)
@@ -190,7 +143,7 @@ chroot "$R" passwd -l root >/dev/null
 mkdir -p "$R/var/log/journal"
 {
 	echo "# k8s-single Vagrant smoke box $KEY (base: smoke rootfs $BASE_KEY; mirror ${MIRROR:-?})"
-	chroot "$R" dpkg-query -W -f='${Package} ${Version}\n' "${PKGS[@]}" "${EXTRA[@]}"
+	chroot "$R" dpkg-query -W -f='${Package} ${Version}\n' "${SMOKE_PKGS[@]}" "${EXTRA[@]}"
 } >"$R/etc/k8s-smoke-rootfs"
 
 # ---- 4. pack: raw ext4 (no partition table, root=/dev/vda) -> compressed qcow2 -> .box
@@ -226,4 +179,4 @@ for d in "$VCACHE"/box-*; do
 	[ "$d" = "$OUT" ] || rm -rf "$d"
 done
 say "box built in $(awk -v a="$EPOCHREALTIME" -v b="$T0" 'BEGIN { printf "%.0f", a - b }')s: $OUT ($(tail -n 1 "$OUT/manifest"))"
-echo "$OUT"
+echo "$OUT" >&3

@@ -28,10 +28,10 @@
 #                     included) -> no-op up -> status -> node Ready; full: the nspawn
 #                     tier's test/smoke/scenario.sh as it is (~37 min under TCG: README.md)
 #   TIMEOUT=1500      hard limit in seconds for vagrant up + provision (full: 3600)
-#   STEP_TIMEOUT=900 NODE_WAIT=600 NOOP_MAX=30  the scenario's knobs, loosened for TCG
+#   STEP_TIMEOUT=900 NODE_WAIT=600 NOOP_MAX=30 STATUS_WAIT=120  the scenario's knobs, loosened for TCG
 #                     (a no-op up: 3-8 s wall under TCG with the cluster running; the
 #                     nspawn tier checks the 1 s, this one that nothing re-ran)
-#   KILL_PHASE=etcd KILL_AFTER=2 NODE_IP=10.200.0.2 NODE_NAME=smoke-node STRICT=0
+#   KILL_PHASE=etcd KILL_AFTER=2 NODE_IP=10.200.0.2 NODE_NAME=smoke-node
 #   VM_CPUS=2 VM_MEMORY=4096   the guest (TCG: one host thread per vCPU)
 #   KEEP=1            keep the run dir (logs, serial console, libvirt state)
 #   LOCK_WAIT=3600    seconds to wait for the smoke tier's lock (the two never overlap)
@@ -44,13 +44,9 @@ SELF=$HERE/$(basename "${BASH_SOURCE[0]}")
 REPO=$(cd "$HERE/../.." && pwd)
 VCACHE=${VAGRANT_CACHE:-/var/cache/k8s-single/vagrant}
 SMOKE=${SMOKE_CACHE:-/var/cache/k8s-single/smoke}
+TIER=vagrant
+. "$REPO/test/smoke/lib.sh"
 
-since() { awk -v a="$EPOCHREALTIME" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
-say() { printf '[vagrant %s] %s\n' "$(date +%T)" "$*"; }
-die() {
-	say "ERROR: $*"
-	exit 1
-}
 timed() { echo "$1|$2" >>"$RUN/times"; }
 
 # ============================================================================
@@ -219,17 +215,11 @@ otimed() { echo "$1|$2" >>"${RUN:-$TMPTIMES}${RUN:+/times}"; }
 
 # ---- host state before anything, for the "host clean" check at the end
 host_state() {
-	echo "## links"
-	ip -o link show | awk -F': ' '{ print $2 }' | sort
+	smoke_net_state
 	echo "## addresses"
 	ip -o addr show | awk '{ print $2, $4 }' | sort
 	echo "## mounts"
 	awk '{ print $5 }' /proc/self/mountinfo | sort
-	for t in iptables-save ip6tables-save; do
-		command -v "$t" >/dev/null || continue
-		echo "## $t"
-		"$t" 2>/dev/null | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//' | sort
-	done
 	echo "## processes"
 	ps -e -o comm= | grep -E '^(qemu-system|libvirtd|virtlogd|virtqemud|dnsmasq)' | sort | uniq -c
 	true
@@ -308,15 +298,7 @@ print_times() {
 	echo
 }
 
-LOG_OFF=0
-flush_log() {
-	local size f=$RUN/inner.log
-	size=$(stat -c %s "$f" 2>/dev/null || echo 0)
-	if [ "$size" -gt "$LOG_OFF" ]; then
-		tail -c +"$((LOG_OFF + 1))" "$f" | head -c "$((size - LOG_OFF))"
-		LOG_OFF=$size
-	fi
-}
+flush_log() { smoke_stream_log "$RUN/inner.log"; }
 
 trap cleanup EXIT
 trap 'say "interrupted (SIGINT)"; exit 130' INT
@@ -336,7 +318,7 @@ otimed lock-wait "$(since "$t")"
 # ---- 1. host packages
 t=$EPOCHREALTIME
 HOST_PKGS=(vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
-	dnsmasq-base iproute2 iptables debootstrap e2fsprogs openssh-client util-linux procps)
+	dnsmasq-base iproute2 iptables debootstrap e2fsprogs openssh-client util-linux procps jq)
 missing=()
 for p in "${HOST_PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -366,58 +348,7 @@ otimed host-packages "$(since "$t")"
 # ---- 2. k8s-single, the binaries, the images
 t=$EPOCHREALTIME
 K8S_SINGLE_GUEST=/vagrant/bin/k8s-single
-if [ -z "${K8S_SINGLE:-}" ]; then
-	say "make build"
-	make -C "$REPO" build >/dev/null || die "make build failed (or set K8S_SINGLE=/path/to/k8s-single)"
-	K8S_SINGLE=$REPO/bin/k8s-single
-fi
-[ -x "$K8S_SINGLE" ] || die "K8S_SINGLE=$K8S_SINGLE is not executable"
-if [ -z "${BIN_DIR:-}" ]; then
-	BIN_DIR=$("$K8S_SINGLE" build --print-dir 2>/dev/null | tail -n 1) || die "k8s-single build --print-dir failed"
-fi
-for b in etcd etcdctl kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
-	[ -x "$BIN_DIR/$b" ] || die "BIN_DIR=$BIN_DIR has no $b (make binaries)"
-done
-# The image bundle, as the nspawn tier does it: what `images list` names and
-# the bundle lacks is built (BUILD_IMAGES=auto), and the dashboard's test-only
-# stand-in goes into the bundle (the real UIs' images cannot be pulled here).
-bundle_missing() { # refs `images list` names that $IMAGES/bundle.json has no tarball for
-	local ref file
-	"$K8S_SINGLE" images list | while read -r ref; do
-		[ -n "$ref" ] || continue
-		file=$(jq -r --arg r "$ref" '.images[] | select(.ref == $r) | .file' "$IMAGES/bundle.json" 2>/dev/null | head -n 1)
-		[ -n "$file" ] && [ -s "$IMAGES/$file" ] || echo "$ref"
-	done
-}
-BUILD_IMAGES=${BUILD_IMAGES:-auto}
-case $BUILD_IMAGES in
-1 | auto)
-	IMAGES=${IMAGES:-/var/cache/k8s-single/images}
-	missing_images=$(bundle_missing) || die "k8s-single images list failed"
-	if [ "$BUILD_IMAGES" = 1 ] || [ -n "$missing_images" ]; then
-		[ -n "$missing_images" ] && say "the bundle $IMAGES lacks: $(echo $missing_images)"
-		say "k8s-single images build --out $IMAGES"
-		"$K8S_SINGLE" images build --out "$IMAGES" >/dev/null || die "k8s-single images build --out $IMAGES failed"
-		missing_images=$(bundle_missing)
-		[ -z "$missing_images" ] || die "after images build, $IMAGES still lacks: $(echo $missing_images)"
-	fi
-	;;
-0)
-	if [ -z "${IMAGES:-}" ] && compgen -G '/var/cache/k8s-single/images/*.tar' >/dev/null; then
-		IMAGES=/var/cache/k8s-single/images
-	fi
-	;;
-*) die "BUILD_IMAGES=$BUILD_IMAGES: want auto, 1 or 0" ;;
-esac
-if [ -n "${IMAGES:-}" ]; then
-	compgen -G "$IMAGES/*.tar" >/dev/null || die "IMAGES=$IMAGES holds no *.tar"
-fi
-if [ -z "${DASHBOARD_IMAGE:-}" ] && [ -n "${IMAGES:-}" ] && "$K8S_SINGLE" dashboard standin --help >/dev/null 2>&1; then
-	DASHBOARD_IMAGE=$("$K8S_SINGLE" dashboard standin --out "$IMAGES" | tail -n 1) ||
-		die "k8s-single dashboard standin --out $IMAGES failed"
-	[ -n "$DASHBOARD_IMAGE" ] || die "k8s-single dashboard standin printed no image reference"
-fi
-say "k8s-single: $K8S_SINGLE ($("$K8S_SINGLE" version 2>/dev/null | head -n 1)); binaries: $BIN_DIR; images: ${IMAGES:-none}; dashboard image: ${DASHBOARD_IMAGE:-default}"
+smoke_inputs
 otimed build "$(since "$t")"
 
 # ---- 3. the box (cached)
@@ -456,7 +387,7 @@ export K8S_SINGLE_SHARE=$RUN/share K8S_SINGLE_BIN_DIR=$BIN_DIR K8S_SINGLE_IMAGES
 export K8S_SINGLE_SERIAL_LOG=$RUN/serial.log K8S_SINGLE_VM_CPUS=$VM_CPUS K8S_SINGLE_VM_MEMORY=$VM_MEMORY
 export SCENARIO STEP_TIMEOUT=${STEP_TIMEOUT:-900} NODE_WAIT=${NODE_WAIT:-600} NOOP_MAX=${NOOP_MAX:-30}
 export KILL_PHASE=${KILL_PHASE:-etcd} KILL_AFTER=${KILL_AFTER:-2} NODE_IP=${NODE_IP:-10.200.0.2}
-export NODE_NAME=${NODE_NAME:-smoke-node} STRICT=${STRICT:-0} DASHBOARD_IMAGE=${DASHBOARD_IMAGE:-} CONFIG_EXTRA=${CONFIG_EXTRA:-}
+export NODE_NAME=${NODE_NAME:-smoke-node} STATUS_WAIT=${STATUS_WAIT:-120} DASHBOARD_IMAGE=${DASHBOARD_IMAGE:-} CONFIG_EXTRA=${CONFIG_EXTRA:-}
 export RUN BOX_NAME VM_CPUS VM_MEMORY
 
 # ---- 5. the VM, from a shell in its own mount + network namespace

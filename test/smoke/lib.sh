@@ -1,0 +1,276 @@
+# test/smoke/lib.sh: what the two smoke tiers share, sourced (never run) by
+# test/smoke/run.sh (nspawn), test/vagrant/run.sh and mkbox.sh (host side) and
+# test/vagrant/provision-smoke.sh (inside the VM):
+#
+#   the rootfs both tiers boot: its package list, cache key and build
+#     (smoke_rootfs prints the cached $SMOKE/rootfs-<key>, building it once)
+#   the inputs: k8s-single, the 8 binaries, the image bundle with the dashboard
+#     stand-in (smoke_inputs)
+#   the node's files: the cluster config and the scenario's knobs
+#     (smoke_cluster_config, smoke_env)
+#   logging and the host-clean check's common part (say, die, since,
+#     smoke_net_state, smoke_stream_log)
+#
+# The caller sets TIER (the log prefix) and, on the host, SMOKE (the nspawn
+# tier's cache: /var/cache/k8s-single/smoke) and REPO.
+
+SMOKE_SUITE=bookworm
+# The rootfs: debootstrap --variant=minbase plus these packages (the
+# reference's, plus curl/jq/procps for the scenario). Its cache key is a hash
+# of this list, the suite and SMOKE_ROOTFS_RECIPE (bump it when
+# smoke_build_rootfs changes what it makes).
+SMOKE_PKGS=(systemd systemd-sysv dbus containerd runc containernetworking-plugins iptables conntrack socat
+	iproute2 ca-certificates kmod procps util-linux mount netbase curl jq
+	chromium libnss3-tools fonts-dejavu-core)
+# SMOKE_LATE_PKGS (the dashboard step's browser) are in SMOKE_PKGS too but
+# installed with apt-get in the chroot after debootstrap: debootstrap cannot
+# resolve their dependencies (dconf-service needs the virtual dbus-session-bus).
+SMOKE_LATE_PKGS=(chromium libnss3-tools fonts-dejavu-core)
+SMOKE_ROOTFS_RECIPE=2
+# The steps of scenario.sh a minimal run (the Vagrant tier's SCENARIO=minimal)
+# keeps: what only a VM proves, without the reinstall.
+SMOKE_MINIMAL_STEPS="boot up phase-list noop-up etcd-health status nodes pods"
+# The 8 binaries a node needs.
+SMOKE_BINARIES=(etcd etcdctl kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+
+since() { awk -v a="$EPOCHREALTIME" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
+say() { printf '[%s %s] %s\n' "${TIER:-smoke}" "$(date +%T)" "$*"; }
+die() {
+	say "ERROR: $*"
+	exit 1
+}
+
+# smoke_net_state prints the host's network links and iptables rules (counters
+# dropped, sorted): the part of the host-clean check both tiers make.
+smoke_net_state() {
+	local t
+	echo "## links"
+	ip -o link show | awk -F': ' '{ print $2 }' | sort
+	for t in iptables-save ip6tables-save; do
+		command -v "$t" >/dev/null || continue
+		echo "## $t"
+		"$t" 2>/dev/null | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//' | sort
+	done
+	true
+}
+
+# smoke_stream_log FILE prints what FILE gained since the last call.
+SMOKE_LOG_OFF=0
+smoke_stream_log() {
+	local size
+	size=$(stat -c %s "$1" 2>/dev/null || echo 0)
+	if [ "$size" -gt "$SMOKE_LOG_OFF" ]; then
+		tail -c +"$((SMOKE_LOG_OFF + 1))" "$1" | head -c "$((size - SMOKE_LOG_OFF))"
+		SMOKE_LOG_OFF=$size
+	fi
+}
+
+# ---- the inputs
+
+# smoke_inputs sets K8S_SINGLE (`make build` unless given), BIN_DIR (`k8s-single
+# build --print-dir` unless given), IMAGES (the bundle; images it lacks are
+# built when BUILD_IMAGES is auto or 1) and DASHBOARD_IMAGE (the test-only
+# stand-in, built into the bundle, unless given or CONFIG_EXTRA has its own
+# dashboard section).
+smoke_inputs() {
+	local b missing_images
+	if [ -z "${K8S_SINGLE:-}" ]; then
+		say "make build"
+		make -C "$REPO" build >/dev/null || die "make build failed (or set K8S_SINGLE=/path/to/k8s-single)"
+		K8S_SINGLE=$REPO/bin/k8s-single
+	fi
+	[ -x "$K8S_SINGLE" ] || die "K8S_SINGLE=$K8S_SINGLE is not executable"
+	if [ -z "${BIN_DIR:-}" ]; then
+		BIN_DIR=$("$K8S_SINGLE" build --print-dir 2>/dev/null | tail -n 1) || die "k8s-single build --print-dir failed"
+	fi
+	for b in "${SMOKE_BINARIES[@]}"; do
+		[ -x "$BIN_DIR/$b" ] || die "BIN_DIR=$BIN_DIR has no $b (make binaries)"
+	done
+	BUILD_IMAGES=${BUILD_IMAGES:-auto}
+	case $BUILD_IMAGES in
+	1 | auto)
+		IMAGES=${IMAGES:-/var/cache/k8s-single/images}
+		missing_images=$(smoke_bundle_missing) || die "k8s-single images list failed"
+		if [ "$BUILD_IMAGES" = 1 ] || [ -n "$missing_images" ]; then
+			[ -n "$missing_images" ] && say "the bundle $IMAGES lacks: $(echo $missing_images)"
+			say "k8s-single images build --out $IMAGES"
+			"$K8S_SINGLE" images build --out "$IMAGES" >/dev/null || die "k8s-single images build --out $IMAGES failed"
+			missing_images=$(smoke_bundle_missing)
+			[ -z "$missing_images" ] || die "after images build, $IMAGES still lacks: $(echo $missing_images)"
+		fi
+		;;
+	0)
+		if [ -z "${IMAGES:-}" ] && compgen -G '/var/cache/k8s-single/images/*.tar' >/dev/null; then
+			IMAGES=/var/cache/k8s-single/images
+		fi
+		;;
+	*) die "BUILD_IMAGES=$BUILD_IMAGES: want auto, 1 or 0" ;;
+	esac
+	if [ -n "${IMAGES:-}" ]; then
+		compgen -G "$IMAGES/*.tar" >/dev/null || die "IMAGES=$IMAGES holds no *.tar"
+	fi
+	# The dashboard: the real UIs' images cannot be pulled here, so the
+	# test-only stand-in is built into the bundle (cached; prints its reference
+	# last). Not when CONFIG_EXTRA has its own dashboard section (kind: none).
+	if grep -q '^dashboard:' <<<"${CONFIG_EXTRA:-}"; then
+		[ -z "${DASHBOARD_IMAGE:-}" ] ||
+			die "DASHBOARD_IMAGE and a dashboard section in CONFIG_EXTRA: put image: in CONFIG_EXTRA's section instead"
+	elif [ -z "${DASHBOARD_IMAGE:-}" ] && [ -n "${IMAGES:-}" ]; then
+		DASHBOARD_IMAGE=$("$K8S_SINGLE" dashboard standin --out "$IMAGES" | tail -n 1) ||
+			die "k8s-single dashboard standin --out $IMAGES failed"
+		[ -n "$DASHBOARD_IMAGE" ] || die "k8s-single dashboard standin printed no image reference"
+		[ -s "$IMAGES/dashboard-standin.tar" ] || die "k8s-single dashboard standin wrote no $IMAGES/dashboard-standin.tar"
+	fi
+	say "k8s-single: $K8S_SINGLE ($("$K8S_SINGLE" version 2>/dev/null | head -n 1)); binaries: $BIN_DIR; images: ${IMAGES:-none}; dashboard image: ${DASHBOARD_IMAGE:-default}"
+}
+
+# smoke_bundle_missing prints the references `images list` names that
+# $IMAGES/bundle.json has no tarball for.
+smoke_bundle_missing() {
+	local refs ref file
+	refs=$("$K8S_SINGLE" images list) || return 1
+	for ref in $refs; do
+		file=$(jq -r --arg r "$ref" '.images[] | select(.ref == $r) | .file' "$IMAGES/bundle.json" 2>/dev/null | head -n 1)
+		[ -n "$file" ] && [ -s "$IMAGES/$file" ] || echo "$ref"
+	done
+}
+
+# ---- the node's files
+
+# smoke_cluster_config BIN_DIR [IMAGES] prints the cluster config of the smoke
+# node: only what differs from the defaults (the node, the binaries dir and
+# image bundle as the node sees them, the dashboard image, CONFIG_EXTRA).
+smoke_cluster_config() {
+	echo "apiVersion: k8s-single.dev/v1alpha1"
+	echo "kind: Cluster"
+	echo "node:"
+	echo "  name: $NODE_NAME"
+	echo "  address: $NODE_IP"
+	echo "binaries:"
+	echo "  source: dir"
+	echo "  dir: $1"
+	if [ -n "${2:-}" ]; then
+		echo "runtime:"
+		echo "  imageBundle: $2"
+	fi
+	if [ -n "${DASHBOARD_IMAGE:-}" ]; then
+		echo "dashboard:"
+		echo "  image: $DASHBOARD_IMAGE"
+	fi
+	if [ -n "${CONFIG_EXTRA:-}" ]; then printf '%s\n' "$CONFIG_EXTRA"; fi
+}
+
+# smoke_env prints /etc/k8s-smoke.env, the knobs test/smoke/scenario.sh reads.
+smoke_env() {
+	cat <<EOF
+NODE_NAME=$NODE_NAME
+NODE_IP=$NODE_IP
+KILL_PHASE=${KILL_PHASE:-etcd}
+KILL_AFTER=${KILL_AFTER:-2}
+NOOP_MAX=${NOOP_MAX:-1}
+STEP_TIMEOUT=${STEP_TIMEOUT:-600}
+NODE_WAIT=${NODE_WAIT:-120}
+STATUS_WAIT=${STATUS_WAIT:-60}
+STEPS="${STEPS:-}"
+EOF
+}
+
+# ---- the rootfs
+
+# smoke_apt_mirror prints the URI of the first configured apt source serving
+# $SMOKE_SUITE main.
+smoke_apt_mirror() {
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -e "$f" ] || continue
+		awk -v suite="$SMOKE_SUITE" 'BEGIN { RS = ""; FS = "\n" } {
+			types = uris = suites = comps = ""
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^[ \t]*#/) continue
+				k = $i; sub(/:.*/, "", k); v = $i; sub(/^[^:]*:[ \t]*/, "", v)
+				if (k == "Types") types = v; else if (k == "URIs") uris = v
+				else if (k == "Suites") suites = v; else if (k == "Components") comps = v
+			}
+			if ((" " types " ") ~ / deb / && (" " suites " ") ~ (" " suite " ") && (" " comps " ") ~ / main /) {
+				split(uris, u, /[ \t]+/); print u[1]; exit
+			}
+		}' "$f"
+	done
+	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		sed -E 's/\[[^]]*\]//' | awk -v suite="$SMOKE_SUITE" '$1 == "deb" && $3 == suite { for (i = 4; i <= NF; i++) if ($i == "main") { print $2; exit } }'
+}
+
+# smoke_rootfs_key prints the rootfs's cache key.
+smoke_rootfs_key() {
+	printf '%s\n' "$SMOKE_SUITE" "recipe $SMOKE_ROOTFS_RECIPE" "$(printf '%s\n' "${SMOKE_PKGS[@]}" | sort)" | sha256sum | cut -c1-16
+}
+
+# smoke_rootfs makes sure $SMOKE/rootfs-<key> exists (built once, under a
+# lock; the caller holds $SMOKE/.run.lock) and sets ROOTFS to it. While it builds, SMOKE_BUILD_TMP names the
+# partial tree, for the caller's cleanup.
+smoke_rootfs() {
+	local t=$EPOCHREALTIME
+	ROOTFS=$SMOKE/rootfs-$(smoke_rootfs_key)
+	mkdir -p "$SMOKE"
+	exec 8>"$SMOKE/.rootfs.lock"
+	flock 8
+	if [ -d "$ROOTFS" ]; then
+		say "rootfs cached: $ROOTFS"
+	else
+		smoke_build_rootfs
+		say "rootfs built in $(since "$t")s: $ROOTFS"
+	fi
+	flock -u 8
+}
+
+# smoke_build_rootfs debootstraps $ROOTFS (through $ROOTFS.tmp, renamed when
+# complete, so a killed build is never taken for a cached one).
+smoke_build_rootfs() {
+	local mirror=${MIRROR:-$(smoke_apt_mirror | head -n 1)} p early=() log=$SMOKE/debootstrap.log
+	[ -n "$mirror" ] || die "no apt source for Debian $SMOKE_SUITE main in /etc/apt: set MIRROR=http://.../debian"
+	SMOKE_BUILD_TMP=$ROOTFS.tmp
+	smoke_umount_under "$SMOKE_BUILD_TMP"
+	rm -rf "$SMOKE_BUILD_TMP"
+	for p in "${SMOKE_PKGS[@]}"; do [[ " ${SMOKE_LATE_PKGS[*]} " == *" $p "* ]] || early+=("$p"); done
+	say "building the rootfs (once): debootstrap $SMOKE_SUITE from $mirror with ${early[*]}, then apt-get install ${SMOKE_LATE_PKGS[*]}"
+	if ! debootstrap --variant=minbase --components=main --include="$(
+		IFS=,
+		echo "${early[*]}"
+	)" "$SMOKE_SUITE" "$SMOKE_BUILD_TMP" "$mirror" >"$log" 2>&1; then
+		tail -n 30 "$log"
+		die "debootstrap failed (full log: $log)"
+	fi
+	# debootstrap left sources.list (the mirror) and the host's resolv.conf.
+	if ! { chroot "$SMOKE_BUILD_TMP" apt-get update &&
+		DEBIAN_FRONTEND=noninteractive chroot "$SMOKE_BUILD_TMP" apt-get install -y --no-install-recommends "${SMOKE_LATE_PKGS[@]}"; } \
+		>>"$log" 2>&1; then
+		tail -n 30 "$log"
+		die "apt-get install ${SMOKE_LATE_PKGS[*]} in the rootfs failed (full log: $log)"
+	fi
+	# Debian enables containerd at boot: k8s-single's runtime phase starts it.
+	systemctl --root="$SMOKE_BUILD_TMP" disable containerd.service >/dev/null 2>&1 || true
+	chroot "$SMOKE_BUILD_TMP" apt-get clean
+	rm -rf "$SMOKE_BUILD_TMP"/var/lib/apt/lists/* "$SMOKE_BUILD_TMP"/var/log/*.log
+	mkdir -p "$SMOKE_BUILD_TMP"/var/log/journal "$SMOKE_BUILD_TMP"/mnt/share "$SMOKE_BUILD_TMP"/opt/k8s-single/binaries "$SMOKE_BUILD_TMP"/opt/k8s-single/images
+	{
+		echo "# k8s-single smoke rootfs $(smoke_rootfs_key): debootstrap --variant=minbase $SMOKE_SUITE $mirror"
+		chroot "$SMOKE_BUILD_TMP" dpkg-query -W -f='${Package} ${Version}\n' "${SMOKE_PKGS[@]}"
+	} >"$SMOKE_BUILD_TMP/etc/k8s-smoke-rootfs"
+	mv "$SMOKE_BUILD_TMP" "$ROOTFS"
+	SMOKE_BUILD_TMP=
+	# older rootfs builds (other keys): both tiers use them only under the run
+	# lock their caller holds
+	local old
+	for old in "$SMOKE"/rootfs-*; do
+		[ "$old" = "$ROOTFS" ] || rm -rf "$old"
+	done
+}
+
+# smoke_umount_under DIR unmounts everything below DIR, deepest first.
+smoke_umount_under() {
+	local m
+	[ -n "$1" ] || return 0
+	for m in $(awk -v p="$1" 'index($5, p "/") == 1 || $5 == p { print $5 }' /proc/self/mountinfo | sort -r); do
+		umount -l "$m" 2>/dev/null && say "unmounted leftover $m"
+	done
+}

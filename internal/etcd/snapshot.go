@@ -145,7 +145,7 @@ func SnapshotRestore(snapshotPath, dataDir, name, peerURL string) error {
 	if err := os.Rename(tmp, dataDir); err != nil {
 		return fmt.Errorf("restore etcd snapshot: %w", err)
 	}
-	return syncDir(parent)
+	return host.SyncDir(parent)
 }
 
 // requireEmptyDir accepts a directory that is absent or empty.
@@ -161,13 +161,4 @@ func requireEmptyDir(dir string) error {
 			dir, ErrDataDirNotEmpty)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

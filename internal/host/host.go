@@ -105,7 +105,7 @@ func WriteAtomic(path string, mode os.FileMode, fill func(f *os.File) error) err
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := SyncDir(dir); err != nil {
 		return fmt.Errorf("write %s: sync dir: %w", path, err)
 	}
 	failpoint("after-write")
@@ -121,7 +121,8 @@ func removeStaleTemps(dir, base string) {
 	}
 }
 
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory, making a rename or create in it durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -3,7 +3,10 @@
 // kubeconfigs present, and the service-account signing key pair (sa.key, sa.pub).
 // One table of specs (Specs) drives generation, checking, renewal and the expiry
 // report. Keys and certificates are made with cfssl as a library (csr,
-// signer/local, initca's CA policy, helpers).
+// signer/local, initca's CA policy, helpers). It also issues the in-cluster
+// serving certificates (EnsureServing: the dashboard's, metrics-server's) from
+// the cluster CA on the same signing path, for the phases that deploy those
+// workloads; they are reported and renewed with the rest.
 //
 // It must not shell out to cfssl or openssl, must not regenerate a CA whose key
 // exists, must not silently replace a CA or service-account key that is half

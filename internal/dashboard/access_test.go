@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k8s-single/k8s-single/internal/certs"
 	"github.com/k8s-single/k8s-single/internal/layout"
 )
 
@@ -20,7 +21,7 @@ import (
 func TestHTTPSClientTrustsOnlyTheCA(t *testing.T) {
 	c, now := testCluster(t), time.Now()
 	root := testPKI(t, c, now)
-	kp, _, _, err := EnsureServingCert(root, mustUI(t, Headlamp).ServingSANs(c, "node-1"), time.Hour, now)
+	kp, _, _, err := certs.EnsureServing(root, mustUI(t, Headlamp).ServingCert(c, "node-1"), certs.ParamsFromConfig(c, "node-1", false), now)
 	if err != nil {
 		t.Fatal(err)
 	}

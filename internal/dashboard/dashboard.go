@@ -2,17 +2,17 @@
 // Headlamp (the default; the Kubernetes Dashboard project was archived in
 // January 2026) or of the legacy Kubernetes Dashboard v2.7.0, built in Go from
 // k8s.io/api types; the dashboard-admin login identity and its tokens
-// (TokenRequest, or a long-lived Secret only on request); the UI's serving
-// certificate, signed by the cluster CA; the URL users open; and removing what
-// an earlier install deployed.
+// (TokenRequest, or a long-lived Secret only on request); the names of the
+// UI's serving certificate (package certs issues it from the cluster CA); the
+// URL users open; and removing what an earlier install deployed.
 //
 // Every UI terminates TLS itself with that certificate and is exposed only
 // through a NodePort Service over HTTPS; none is ever started with a skip-login
 // or a default token, so the UI can do nothing until a user logs in with a token.
 //
-// It must not write host files other than the serving certificate (the
-// dashboard phase writes the manifest), start units, or apply objects itself
-// (the phase applies them with kube.Applier).
+// It must not write host files (the dashboard phase issues the certificate
+// and writes the manifest), sign certificates itself, start units, or apply
+// objects itself (the phase applies them with kube.Applier).
 package dashboard
 
 import (

@@ -54,8 +54,10 @@ func Dashboard() phases.Phase {
 	}
 }
 
-// dashboardInputs are the config slice the phase reads and the names its
-// certificate is for.
+// dashboardInputs are the config slice the phase reads and what its
+// certificate is issued for. The certificate itself is an artifact of the
+// phase: a renewed one (`certs renew dashboard`) is drift, so the phase runs
+// again and re-applies the Secret.
 func dashboardInputs(c *phases.Context) any {
 	ui, ok, err := dashboard.Of(c.Config.Dashboard.Kind)
 	if err != nil || !ok {
@@ -63,14 +65,13 @@ func dashboardInputs(c *phases.Context) any {
 	}
 	return struct {
 		Dashboard config.Dashboard
-		SANs      dashboard.SANs
-		Validity  time.Duration
-	}{c.Config.Dashboard, servingSANs(c.Config, ui), c.Config.Certificates.Validity.Duration}
+		Cert      servingCertInputs
+	}{c.Config.Dashboard, servingCertInputsOf(c.Config, dashboardCert(c.Config, ui))}
 }
 
-func servingSANs(c *config.Cluster, ui dashboard.UI) dashboard.SANs {
+func dashboardCert(c *config.Cluster, ui dashboard.UI) certs.Spec {
 	hostname, _ := os.Hostname()
-	return ui.ServingSANs(c, hostname)
+	return ui.ServingCert(c, hostname)
 }
 
 func dashboardParams(c *config.Cluster, kp *certs.KeyPair, withKey bool) dashboard.Params {
@@ -91,12 +92,10 @@ func renderDashboard(c *phases.Context) error {
 	if !ok {
 		return removeDashboardFiles(c)
 	}
-	kp, action, reason, err := dashboard.EnsureServingCert(c.Root, servingSANs(c.Config, ui), c.Config.Certificates.Validity.Duration, time.Now())
+	kp, err := ensureServingCert(c, dashboardCert(c.Config, ui))
 	if err != nil {
 		return err
 	}
-	c.Track(layout.Key(dashboard.CertName), layout.Cert(dashboard.CertName))
-	c.Printf("serving certificate %s %s%s", layout.Cert(dashboard.CertName), action, because(reason))
 	objs, err := ui.Objects(dashboardParams(c.Config, kp, false))
 	if err != nil {
 		return err

@@ -37,9 +37,12 @@ func newCertsCommand(g *globals) *cobra.Command {
 		Use:   "renew NAME...|all",
 		Short: "Re-sign leaf certificates with the same subject and usages; the CAs are kept",
 		Long: `renew re-signs the named leaf certificates (or all of them) from their CA and
-rewrites the kubeconfigs that embed them. Restart the components afterwards
-(k8s-single up --from etcd) so they load the new certificates.`,
-		Example: "  k8s-single certs renew all\n  k8s-single certs renew apiserver etcd/server",
+rewrites the kubeconfigs that embed them. The in-cluster serving certificates
+(dashboard, metrics-server) are re-signed with the names they carry; "all"
+renews those that exist. Restart the components afterwards (k8s-single up
+--from etcd) so they load the new certificates; that run also re-applies the
+dashboard-tls and metrics-server-tls Secrets, which rolls those pods.`,
+		Example: "  k8s-single certs renew all\n  k8s-single certs renew apiserver etcd/server\n  k8s-single certs renew metrics-server",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := g.loadConfig()

@@ -66,9 +66,5 @@ func runUp(cmd *cobra.Command, g *globals, opts phases.Options) error {
 	if err != nil {
 		return err
 	}
-	var versions []string
-	if !opts.DryRun {
-		versions = install.RuntimeVersions(ctx, states)
-	}
-	return install.NewSummary(g.hostRoot(), cfg, outcomes, states, total, opts.DryRun, versions).Write(out)
+	return install.NewSummary(g.hostRoot(), cfg, outcomes, states, total, opts.DryRun, install.RuntimeVersions(g.hostRoot())).Write(out)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/images"
+	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/runtime"
 	"github.com/k8s-single/k8s-single/internal/units"
@@ -94,8 +95,12 @@ func startRuntime(c *phases.Context) error {
 	if err := ensurePackages(c, run); err != nil {
 		return err
 	}
-	for _, v := range runtime.Versions(run) {
+	versions := runtime.Versions(run)
+	for _, v := range versions {
 		c.Printf("%s", v)
+	}
+	if err := c.WriteFile(layout.RuntimeVersions, []byte(strings.Join(versions, "\n")+"\n"), layout.ModePublic); err != nil {
+		return err
 	}
 	for _, r := range runtime.ApplySysctls(c.Root.Path(runtime.ProcSys), c.Root.Path(runtime.Modprobe), run) {
 		c.Printf("sysctl %s", r)

@@ -1,7 +1,6 @@
 package install
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -16,7 +15,6 @@ import (
 	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
-	"github.com/k8s-single/k8s-single/internal/runtime"
 )
 
 // Summary is what `up` prints when it finishes, kubeadm-init style: what is
@@ -144,13 +142,12 @@ func (s Summary) Write(w io.Writer) error {
 	return tw.Flush()
 }
 
-// RuntimeVersions are containerd's and runc's version lines once the runtime
-// phase is done (nil before, so a fresh host runs nothing).
-func RuntimeVersions(ctx context.Context, states phases.States) []string {
-	for _, st := range states {
-		if st.Name == "runtime" && st.Status == phases.Done {
-			return runtime.Versions(runtime.Exec(ctx))
-		}
+// RuntimeVersions are containerd's and runc's version lines as the runtime
+// phase recorded them (nil before it ran, and in a dry run).
+func RuntimeVersions(root host.Root) []string {
+	data, err := root.ReadFile(layout.RuntimeVersions)
+	if err != nil {
+		return nil
 	}
-	return nil
+	return strings.Split(strings.TrimSpace(string(data)), "\n")
 }

@@ -20,7 +20,10 @@ const (
 
 // Files the journal and the control plane share.
 const (
-	Journal              = StateDir + "/state.json"
+	Journal = StateDir + "/state.json"
+	// RuntimeVersions holds containerd's and runc's --version lines as the
+	// runtime phase found them (up's summary reads it instead of running them).
+	RuntimeVersions      = StateDir + "/runtime-versions"
 	AuditPolicy          = KubernetesDir + "/audit-policy.yaml"
 	EncryptionConfig     = KubernetesDir + "/encryption-config.yaml"
 	KubeletConfig        = KubeletDir + "/config.yaml"

@@ -6,8 +6,8 @@
 #     (smoke_rootfs prints the cached $SMOKE/rootfs-<key>, building it once)
 #   the inputs: k8s-single, the 8 binaries, the image bundle with the dashboard
 #     stand-in (smoke_inputs)
-#   the node's files: the cluster config and the scenario's knobs
-#     (smoke_cluster_config, smoke_env)
+#   the node's files: the cluster config, the scenario's knobs and the node IP's
+#     unit (smoke_cluster_config, smoke_env, smoke_node_net_unit)
 #   logging and the host-clean check's common part (say, die, since,
 #     smoke_net_state, smoke_stream_log)
 #
@@ -29,7 +29,7 @@ SMOKE_LATE_PKGS=(chromium libnss3-tools fonts-dejavu-core)
 SMOKE_ROOTFS_RECIPE=2
 # The steps of scenario.sh a minimal run (the Vagrant tier's SCENARIO=minimal)
 # keeps: what only a VM proves, without the reinstall.
-SMOKE_MINIMAL_STEPS="boot up phase-list noop-up etcd-health status nodes pods"
+SMOKE_MINIMAL_STEPS="boot up phase-list noop-up etcd-health status nodes pods metrics"
 # The 8 binaries a node needs.
 SMOKE_BINARIES=(etcd etcdctl kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 
@@ -172,6 +172,31 @@ STEP_TIMEOUT=${STEP_TIMEOUT:-600}
 NODE_WAIT=${NODE_WAIT:-120}
 STATUS_WAIT=${STATUS_WAIT:-60}
 STEPS="${STEPS:-}"
+EOF
+}
+
+# smoke_node_net_unit [default-route] prints the oneshot unit that puts
+# $NODE_IP on node0: a dummy link, or a veth pair where the kernel has no
+# dummy driver (the nspawn tier's), and with default-route, the default route
+# through it (a container with a private network has none).
+smoke_node_net_unit() {
+	local route=
+	[ "${1:-}" = default-route ] && route=' && ip route replace default dev node0'
+	cat <<EOF
+[Unit]
+Description=Node IP $NODE_IP on node0 (k8s-single smoke)
+DefaultDependencies=no
+After=systemd-modules-load.service
+Before=network-pre.target
+Wants=network-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'ip link show node0 >/dev/null 2>&1 || ip link add node0 type dummy 2>/dev/null || ip link add node0 type veth peer name node0p; ip link set node0p up 2>/dev/null; ip addr replace $NODE_IP/24 dev node0 && ip link set node0 up$route'
+
+[Install]
+WantedBy=multi-user.target
 EOF
 }
 

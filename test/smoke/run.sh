@@ -269,23 +269,9 @@ if ! "$K8S_SINGLE" config validate --file "$R/etc/k8s-single/cluster.yaml" >"$RU
 	die "the cluster config (above) does not validate: $R/etc/k8s-single/cluster.yaml"
 fi
 smoke_env >"$R/etc/k8s-smoke.env"
-# The node IP: no dummy driver in this kernel, so a veth pair with both ends
-# inside the container's private network namespace.
-cat >"$R/etc/systemd/system/node-net.service" <<EOF
-[Unit]
-Description=Node IP $NODE_IP on veth node0 (k8s-single smoke)
-DefaultDependencies=no
-Before=network-pre.target
-Wants=network-pre.target
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -c 'ip link add node0 type veth peer name node0p && ip link set node0p up && ip addr add $NODE_IP/24 dev node0 && ip link set node0 up && ip route replace default dev node0'
-
-[Install]
-WantedBy=multi-user.target
-EOF
+# The node IP: inside the container's private network namespace (a veth pair:
+# no dummy driver in this kernel), with the default route through it.
+smoke_node_net_unit default-route >"$R/etc/systemd/system/node-net.service"
 cat >"$R/etc/systemd/system/k8s-smoke.service" <<'EOF'
 [Unit]
 Description=k8s-single smoke scenario (log and result in /mnt/share)

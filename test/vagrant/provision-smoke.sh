@@ -60,22 +60,7 @@ if [ "${RESET_FIRST:-}" = 1 ] && [ -e /var/lib/k8s-single/state.json ]; then
 fi
 
 # ---- the node: IP on node0, name, sysctls
-cat >/etc/systemd/system/k8s-smoke-node-net.service <<EOF
-[Unit]
-Description=Node IP $NODE_IP on node0 (k8s-single smoke)
-DefaultDependencies=no
-After=systemd-modules-load.service
-Before=network-pre.target
-Wants=network-pre.target
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -c 'ip link show node0 >/dev/null 2>&1 || ip link add node0 type dummy || ip link add node0 type veth peer name node0p; ip link set node0p up 2>/dev/null; ip addr replace $NODE_IP/24 dev node0 && ip link set node0 up'
-
-[Install]
-WantedBy=multi-user.target
-EOF
+smoke_node_net_unit >/etc/systemd/system/k8s-smoke-node-net.service
 systemctl daemon-reload
 systemctl enable --now k8s-smoke-node-net.service >/dev/null 2>&1 || {
 	systemctl status --no-pager k8s-smoke-node-net.service

@@ -299,6 +299,24 @@ s_pods() {
 	echo "every pod Running (namespaces being deleted ignored)"
 }
 
+# metrics: the aggregated metrics API is Available and the apiserver verifies
+# metrics-server against the cluster CA (caBundle, never insecureSkipTLSVerify);
+# `kubectl top node` shows figures.
+s_metrics() {
+	need up || return 77
+	local api=apiservice/v1beta1.metrics.k8s.io
+	run kubectl get "$api" || return 1
+	[ "$(kubectl get "$api" -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" = True ] ||
+		{ echo "$api is not Available"; return 1; }
+	[ -z "$(kubectl get "$api" -o jsonpath='{.spec.insecureSkipTLSVerify}')" ] ||
+		{ echo "$api skips TLS verification"; return 1; }
+	kubectl get "$api" -o jsonpath='{.spec.caBundle}' | base64 -d | cmp -s - /etc/kubernetes/pki/ca.crt ||
+		{ echo "$api's caBundle is not the cluster CA"; return 1; }
+	echo "$api Available, caBundle = /etc/kubernetes/pki/ca.crt, no insecureSkipTLSVerify"
+	run kubectl top node || return 1
+	kubectl top node --no-headers | grep -q "^$NODE_NAME " || { echo "kubectl top node has no line for $NODE_NAME"; return 1; }
+}
+
 # dashboard: the UI answers HTTPS on its node port with a certificate the
 # cluster CA signed (and never plain HTTP), a dashboard-admin token is
 # accepted by the apiserver, and a headless Chromium that trusts only the
@@ -428,6 +446,7 @@ step etcd-health s_etcd_health
 step status s_status
 step nodes s_nodes
 step pods s_pods
+step metrics s_metrics
 step dashboard s_dashboard
 step reset s_reset
 step up-after-reset s_up_again

@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/k8s-single/k8s-single/internal/install.Version=$(VERSION)
 BIN       := bin/k8s-single
 
-.PHONY: all build up test lint integration binaries images smoke bench fuzz clean
+.PHONY: all build up test lint integration binaries images smoke vagrant bench fuzz clean
 
 all: build
 
@@ -41,6 +41,11 @@ images: build
 # smoke: the whole cluster under real systemd in systemd-nspawn (root).
 smoke: binaries images
 	test/smoke/run.sh
+
+# vagrant: the same scenario in a VM driven by vagrant + vagrant-libvirt (root;
+# qemu under TCG here: slow, see test/vagrant/README.md). SCENARIO=full|minimal.
+vagrant: binaries images
+	test/vagrant/run.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./internal/...

@@ -15,15 +15,29 @@ import (
 var dirLayouts = []string{".", "_output/bin", "third_party/etcd"}
 
 // installFromDir copies the 8 binaries from the user's directory into dest
-// after checking all their versions, so a wrong set installs nothing, and
-// returns how many it copied.
+// after checking the versions of those it will copy, so a wrong set installs
+// nothing, and returns how many it copied. Those dest already holds are not
+// run twice: Install checks every installed binary after the copy.
 func installFromDir(c *config.Cluster, dest string) (int, error) {
 	dir := c.Binaries.Dir
 	paths := locate(dir)
-	if err := checkPaths(paths, c); err != nil {
+	if err := checkPaths(toCopy(paths, dest), c); err != nil {
 		return 0, fmt.Errorf("binaries.dir %s (looked in %v under it): %w", dir, dirLayouts, err)
 	}
 	return copyAll(paths, dest)
+}
+
+// toCopy keeps the binaries of paths (name to file) that dest does not
+// already hold; a source that cannot be read stays, for the check to report.
+func toCopy(paths map[string]string, dest string) map[string]string {
+	out := make(map[string]string, len(paths))
+	for name, src := range paths {
+		st, err := os.Stat(src)
+		if err != nil || !upToDate(filepath.Join(dest, name), st.Size(), st.ModTime()) {
+			out[name] = src
+		}
+	}
+	return out
 }
 
 // locate maps each name to the first file of that name in dir's layouts, or

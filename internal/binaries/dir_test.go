@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestInstallFromDir installs from a flat directory and from a Kubernetes
@@ -37,6 +38,54 @@ func TestInstallFromDir(t *testing.T) {
 			}
 			assertInstalled(t, root, c, paths)
 		})
+	}
+}
+
+// TestInstallFromDirRunsOnlyWhatItCopies checks that a second install from
+// the same directory runs no source binary (each was copied already; the
+// installed ones are checked), and that a changed source is checked before
+// it is copied.
+func TestInstallFromDirRunsOnlyWhatItCopies(t *testing.T) {
+	c, root := testCluster(t, "dir")
+	c.Binaries.Dir = t.TempDir()
+	calls := filepath.Join(t.TempDir(), "calls")
+	for _, n := range Names {
+		// each run appends the path it was started as
+		script := append([]byte("#!/bin/sh\necho \"$0\" >>"+calls+"\n"), fakeBinary(n, wantVersion(n))[len("#!/bin/sh\n"):]...)
+		writeExecutable(t, filepath.Join(c.Binaries.Dir, n), script)
+	}
+	sourceRuns := func() []string {
+		data, _ := os.ReadFile(calls)
+		var runs []string
+		for _, l := range strings.Fields(string(data)) {
+			if strings.HasPrefix(l, c.Binaries.Dir) {
+				runs = append(runs, filepath.Base(l))
+			}
+		}
+		os.Remove(calls)
+		return runs
+	}
+	if _, err := Install(context.Background(), root, c, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if runs := sourceRuns(); len(runs) != len(Names) {
+		t.Fatalf("first install ran %d source binaries %v, want all %d checked before copying", len(runs), runs, len(Names))
+	}
+	if _, err := Install(context.Background(), root, c, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if runs := sourceRuns(); len(runs) != 0 {
+		t.Errorf("second install of the same set ran source binaries %v; want none (all installed already)", runs)
+	}
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(filepath.Join(c.Binaries.Dir, "kubelet"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Install(context.Background(), root, c, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if runs := sourceRuns(); len(runs) != 1 || runs[0] != "kubelet" {
+		t.Errorf("after touching the source kubelet, the install ran source binaries %v; want [kubelet]", runs)
 	}
 }
 

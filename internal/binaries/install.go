@@ -109,6 +109,14 @@ func copyFile(src, dst string) (bool, error) {
 	return put(dst, f, st.Size(), st.ModTime())
 }
 
+// upToDate is put's quick check: dst is a regular file with mode 0755, size
+// bytes and modification time mtime.
+func upToDate(dst string, size int64, mtime time.Time) bool {
+	st, err := os.Lstat(dst)
+	return err == nil && st.Mode().IsRegular() && st.Mode().Perm() == modeBinary &&
+		st.Size() == size && st.ModTime().Equal(mtime)
+}
+
 // put makes dst a copy, with mode 0755, of the size bytes that r yields,
 // whose modification time is mtime, and reports whether it copied. Like
 // rsync's quick check, it copies nothing when dst already is a regular file
@@ -120,8 +128,7 @@ func copyFile(src, dst string) (bool, error) {
 // the copy and setting its time leaves a right file with a wrong time, which
 // the next run copies again.
 func put(dst string, r io.Reader, size int64, mtime time.Time) (bool, error) {
-	if st, err := os.Lstat(dst); err == nil && st.Mode().IsRegular() && st.Mode().Perm() == modeBinary &&
-		st.Size() == size && st.ModTime().Equal(mtime) {
+	if upToDate(dst, size, mtime) {
 		return false, nil
 	}
 	if err := host.CopyAtomic(dst, r, modeBinary, layout.ModeDir); err != nil {

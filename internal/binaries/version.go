@@ -17,8 +17,9 @@ import (
 )
 
 // probeTimeout bounds one `--version` run; the first run of a 100 MB binary
-// from a cold page cache takes a few seconds on a busy VM.
-const probeTimeout = 30 * time.Second
+// from a cold page cache takes a few seconds on a busy VM, and more than 30 s
+// under qemu's software emulation with a cluster running (the Vagrant tier).
+const probeTimeout = 2 * time.Minute
 
 // probe says how a binary reports its version: the arguments that make it
 // print it, the start of the output line that carries it, and the version the

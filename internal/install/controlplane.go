@@ -61,6 +61,9 @@ func ControlPlane() phases.Phase {
 			return purgeDir(c, layout.AuditLogDir)
 		},
 		Plan: planStart(unitNames(controlPlaneComponents)...),
+		// The key decrypts the Secrets in etcd's data, which reset keeps too:
+		// a new key would make every stored Secret unreadable.
+		Keep: []string{layout.EncryptionConfig},
 	}
 }
 

@@ -42,6 +42,10 @@ type Phase struct {
 	// Precious marks files reset keeps unless --purge: the PKI, so a reset
 	// and re-install never silently makes a new CA.
 	Precious bool
+	// Keep lists host paths of the phase's files that reset keeps unless
+	// --purge, for a phase whose other files go: the encryption key, which
+	// the Secrets in etcd's data (kept too) need.
+	Keep []string
 }
 
 // Context is what a running phase sees.

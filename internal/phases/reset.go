@@ -71,6 +71,10 @@ func (r *Runner) resetPhase(ctx context.Context, cfg *config.Cluster, p Phase, r
 	}
 	removed := 0
 	for _, a := range rec.Artifacts {
+		if slices.Contains(p.Keep, a.Path) && !opts.Purge {
+			fmt.Fprintf(r.Out, "reset %s: keeping %s (use --purge to delete it)\n", p.Name, a.Path)
+			continue
+		}
 		err := os.Remove(r.Root.Path(a.Path))
 		switch {
 		case err == nil:

@@ -210,6 +210,8 @@ func TestCorruptJournalNamesTheFix(t *testing.T) {
 	}
 }
 
+// TestResetUndoesInReverseAndKeepsPrecious: a Precious phase keeps its files
+// and a phase's Keep files stay, unless --purge.
 func TestResetUndoesInReverseAndKeepsPrecious(t *testing.T) {
 	f := newFakeInstall(t)
 	r := f.runner()
@@ -219,6 +221,7 @@ func TestResetUndoesInReverseAndKeepsPrecious(t *testing.T) {
 		r.Phases[i].Undo = func(*Context) error { undone = append(undone, name); return nil }
 	}
 	r.Phases[0].Precious = true
+	r.Phases[2].Keep = []string{"/etc/fake/c"}
 	if _, err := r.Up(context.Background(), &config.Cluster{}, Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +229,7 @@ func TestResetUndoesInReverseAndKeepsPrecious(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(t, undone, "c b a")
-	for name, keep := range map[string]bool{"a": true, "b": false, "c": false} {
+	for name, keep := range map[string]bool{"a": true, "b": false, "c": true} {
 		_, err := os.Stat(f.root.Path("/etc/fake/" + name))
 		if (err == nil) != keep {
 			t.Errorf("/etc/fake/%s exists=%v after reset, want %v", name, err == nil, keep)
@@ -243,7 +246,7 @@ func TestResetUndoesInReverseAndKeepsPrecious(t *testing.T) {
 	if err := r.Reset(context.Background(), &config.Cluster{}, ResetOptions{Purge: true}); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"/etc/fake/a", "/var/lib/k8s-single/state.json"} {
+	for _, p := range []string{"/etc/fake/a", "/etc/fake/c", "/var/lib/k8s-single/state.json"} {
 		if _, err := os.Stat(f.root.Path(p)); err == nil {
 			t.Errorf("%s survived reset --purge", p)
 		}

@@ -420,7 +420,10 @@ s_reset() {
 	ip link show cni0 >/dev/null 2>&1 && { echo "bridge cni0 left after reset"; bad=1; }
 	n=$(findmnt -rn -o TARGET | grep -c '^/var/lib/kubelet/')
 	[ "$n" -gt 0 ] && { echo "$n mounts left under /var/lib/kubelet after reset"; bad=1; }
-	[ "$bad" = 0 ] && echo "nothing left: units stopped and unloaded, containerd stopped, no containers, KUBE-* chains, cni0 or kubelet mounts"
+	# kept: etcd's data and the key that decrypts its Secrets (a new key would
+	# leave the re-installed apiserver unable to read them)
+	[ -s /etc/kubernetes/encryption-config.yaml ] || { echo "reset removed /etc/kubernetes/encryption-config.yaml but kept etcd's data"; bad=1; }
+	[ "$bad" = 0 ] && echo "nothing left: units stopped and unloaded, containerd stopped, no containers, KUBE-* chains, cni0 or kubelet mounts; the encryption key kept with etcd's data"
 	run k8s-single phase list
 	return $bad
 }

@@ -104,9 +104,11 @@ func verifyNode(c *phases.Context) error {
 	// The node lifecycle controller removes the not-ready taints.
 	var last *corev1.Node
 	lastSchedulable := func(n *corev1.Node) (bool, string, error) { last = n; return schedulable(n) }
-	if _, err := waitUpTo("node "+name+" to take workloads", schedulableTimeout).until(c, checkNode(nodes, lastSchedulable)); err != nil {
+	took, err = waitUpTo("node "+name+" to take workloads", schedulableTimeout).until(c, checkNode(nodes, lastSchedulable))
+	if err != nil {
 		return journalOf(c, "kube-controller-manager.service", err)
 	}
+	c.Printf("node %s takes workloads after %s", name, took.Round(time.Millisecond))
 	for _, t := range last.Spec.Taints {
 		c.Printf("left taint %s in place (not k8s-single's)", t.ToString())
 	}

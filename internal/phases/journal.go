@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/host"
@@ -97,18 +98,25 @@ func (j *Journal) Record(phase string) *Record {
 	return r
 }
 
-// snapshotArtifact reads a file's digest, mode, size and time.
-func snapshotArtifact(root host.Root, hostPath string) (Artifact, error) {
+// snapshotArtifact reads a file's digest, mode, size and time. A file that
+// known (an earlier record) lists with the same size, time and mode is not
+// read again: its digest is reused, as intact trusts size and time.
+func snapshotArtifact(root host.Root, hostPath string, known []Artifact) (Artifact, error) {
 	p := root.Path(hostPath)
-	sum, mode, err := host.FileDigest(p)
-	if err != nil {
-		return Artifact{}, fmt.Errorf("record %s: %w", hostPath, err)
-	}
 	st, err := os.Stat(p)
 	if err != nil {
 		return Artifact{}, fmt.Errorf("record %s: %w", hostPath, err)
 	}
-	return Artifact{Path: hostPath, SHA256: sum, Mode: fmt.Sprintf("%04o", mode), Size: st.Size(), ModTime: st.ModTime().UTC()}, nil
+	a := Artifact{Path: hostPath, Mode: fmt.Sprintf("%04o", st.Mode().Perm()), Size: st.Size(), ModTime: st.ModTime().UTC()}
+	if i := slices.IndexFunc(known, func(k Artifact) bool { return k.Path == hostPath }); i >= 0 {
+		if k := known[i]; k.SHA256 != "" && k.Mode == a.Mode && k.Size == a.Size && k.ModTime.Equal(a.ModTime) {
+			return k, nil
+		}
+	}
+	if a.SHA256, _, err = host.FileDigest(p); err != nil {
+		return Artifact{}, fmt.Errorf("record %s: %w", hostPath, err)
+	}
+	return a, nil
 }
 
 // intact reports whether the artifact is still on disk as recorded, and if

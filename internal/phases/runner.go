@@ -203,18 +203,20 @@ func (r *Runner) runPhase(ctx context.Context, cfg *config.Cluster, j *Journal, 
 	}
 	// Once the files are written and before anything starts, record them.
 	afterRender := func() error {
-		rec.Artifacts = mergeArtifacts(rec.Artifacts, existingArtifacts(r.Root, c.tracked))
+		rec.Artifacts = mergeArtifacts(rec.Artifacts, existingArtifacts(r.Root, c.tracked, rec.Artifacts))
 		return j.Save(r.Root)
 	}
 	err = runSteps(c, p, afterRender)
+	if err == nil {
+		rec.Artifacts, err = snapshotArtifacts(r.Root, c.tracked, rec.Artifacts)
+	}
+	// The phase's time includes recording its files (hashing 600 MB of
+	// binaries is part of what the binaries phase costs).
 	rec.Finished = time.Now().UTC()
 	rec.DurationMS = time.Since(start).Milliseconds()
 	out := Outcome{Phase: p.Name, Duration: time.Since(start)}
-	if err == nil {
-		rec.Artifacts, err = snapshotArtifacts(r.Root, c.tracked)
-	}
 	if err != nil {
-		rec.Artifacts = mergeArtifacts(rec.Artifacts, existingArtifacts(r.Root, c.tracked))
+		rec.Artifacts = mergeArtifacts(rec.Artifacts, existingArtifacts(r.Root, c.tracked, rec.Artifacts))
 		rec.Status, rec.Error = Failed, err.Error()
 		out.Action, out.Reason = "failed", err.Error()
 		fmt.Fprintf(r.Out, "%s %s: FAILED after %s: %v\n", step, p.Name, elapsed(out.Duration), err)
@@ -263,11 +265,11 @@ func runSteps(c *Context, p Phase, afterRender func() error) error {
 }
 
 // existingArtifacts snapshots the tracked paths that exist, skipping the rest
-// (a failed phase may not have written them all).
-func existingArtifacts(root host.Root, paths []string) []Artifact {
+// (a failed phase may not have written them all); known as for snapshotArtifact.
+func existingArtifacts(root host.Root, paths []string, known []Artifact) []Artifact {
 	var arts []Artifact
 	for _, p := range paths {
-		if a, err := snapshotArtifact(root, p); err == nil {
+		if a, err := snapshotArtifact(root, p, known); err == nil {
 			arts = append(arts, a)
 		}
 	}
@@ -289,12 +291,13 @@ func mergeArtifacts(older, newer []Artifact) []Artifact {
 	return merged
 }
 
-func snapshotArtifacts(root host.Root, paths []string) ([]Artifact, error) {
+// snapshotArtifacts snapshots every tracked path; known as for snapshotArtifact.
+func snapshotArtifacts(root host.Root, paths []string, known []Artifact) ([]Artifact, error) {
 	sort.Strings(paths)
 	paths = slices.Compact(paths)
 	arts := make([]Artifact, 0, len(paths))
 	for _, p := range paths {
-		a, err := snapshotArtifact(root, p)
+		a, err := snapshotArtifact(root, p, known)
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/host"
@@ -297,5 +298,40 @@ func TestMergeArtifacts(t *testing.T) {
 	got := mergeArtifacts([]Artifact{{Path: "/b", SHA256: "old"}, {Path: "/a"}}, []Artifact{{Path: "/b", SHA256: "new"}, {Path: "/c"}})
 	if len(got) != 3 || got[0].Path != "/a" || got[1].SHA256 != "new" || got[2].Path != "/c" {
 		t.Errorf("merge = %+v", got)
+	}
+}
+
+// TestRecordingReusesKnownDigests: re-running a phase whose file kept its
+// size, time and mode does not read the file again (the recorded digest is
+// reused, as intact trusts them); a file that changed is hashed anew.
+func TestRecordingReusesKnownDigests(t *testing.T) {
+	f := newFakeInstall(t)
+	f.up(t, Options{})
+	j, err := LoadJournal(f.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A digest no hash of the file could give: kept only if not recomputed.
+	const marker = "recorded-earlier"
+	for _, name := range []string{"a", "b"} {
+		j.Phases[name].Artifacts[0].SHA256 = marker
+	}
+	if err := j.Save(f.root); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(f.root.Path("/etc/fake/b"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	f.up(t, Options{Force: true})
+	j, err = LoadJournal(f.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := j.Phases["a"].Artifacts[0].SHA256; got != marker {
+		t.Errorf("a's unchanged file was hashed again: digest %q, want the recorded %q", got, marker)
+	}
+	if got := j.Phases["b"].Artifacts[0].SHA256; got == marker || len(got) != 64 {
+		t.Errorf("b's file got a new time but its digest is %q, want a fresh sha256", got)
 	}
 }

@@ -123,9 +123,22 @@ func replaceCAHint(root host.Root, name string) string {
 
 // ensureLeaf keeps a leaf that still matches s and re-signs one that does not.
 func ensureLeaf(root host.Root, s Spec, ca *KeyPair, kr *csr.KeyRequest, p Params, now time.Time, res *Result) error {
-	hasCert, hasKey, err := presence(root, s.Name)
+	_, action, reason, err := keepOrIssue(root, s, ca, kr, p, now, func(kp *KeyPair) string { return mismatch(s, kp, ca, kr, now) })
 	if err != nil {
 		return err
+	}
+	res.record(s.Name, action, reason, layout.Key(s.Name), layout.Cert(s.Name))
+	return nil
+}
+
+// keepOrIssue returns the stored pair of s when stale finds nothing against
+// it (Kept); otherwise it issues and writes a new one: Created when there was
+// none, ReSigned with stale's reason (or why the pair did not load).
+func keepOrIssue(root host.Root, s Spec, ca *KeyPair, kr *csr.KeyRequest, p Params, now time.Time,
+	stale func(*KeyPair) string) (*KeyPair, Action, string, error) {
+	hasCert, hasKey, err := presence(root, s.Name)
+	if err != nil {
+		return nil, "", "", err
 	}
 	action, reason := Created, ""
 	if hasCert || hasKey {
@@ -133,17 +146,18 @@ func ensureLeaf(root host.Root, s Spec, ca *KeyPair, kr *csr.KeyRequest, p Param
 		kp, err := Load(root, s.Name)
 		if err != nil {
 			reason = err.Error()
-		} else if reason = mismatch(s, kp, ca, kr, now); reason == "" {
-			res.record(s.Name, Kept, "", layout.Key(s.Name), layout.Cert(s.Name))
-			return nil
+		} else if reason = stale(kp); reason == "" {
+			return kp, Kept, "", nil
 		}
 	}
-	files, err := issueAndWrite(root, s, ca, kr, p, now)
+	kp, err := issue(s, ca, kr, p, now)
 	if err != nil {
-		return err
+		return nil, "", "", err
 	}
-	res.record(s.Name, action, reason, files...)
-	return nil
+	if _, err := kp.write(root, s.Name); err != nil {
+		return nil, "", "", err
+	}
+	return kp, action, reason, nil
 }
 
 // issueAndWrite issues a fresh key and certificate for s and stores them.

@@ -69,28 +69,7 @@ func EnsureServing(root host.Root, s Spec, p Params, now time.Time) (*KeyPair, A
 	} else if err != nil {
 		return nil, "", "", fmt.Errorf("%s serving certificate: %w", s.Name, err)
 	}
-	hasCert, hasKey, err := presence(root, s.Name)
-	if err != nil {
-		return nil, "", "", err
-	}
-	action, reason := Created, ""
-	if hasCert || hasKey {
-		action = ReSigned
-		kp, err := Load(root, s.Name)
-		if err != nil {
-			reason = err.Error()
-		} else if reason = servingMismatch(s, kp, ca, kr, p, now); reason == "" {
-			return kp, Kept, "", nil
-		}
-	}
-	kp, err := issue(s, ca, kr, p, now)
-	if err != nil {
-		return nil, "", "", err
-	}
-	if _, err := kp.write(root, s.Name); err != nil {
-		return nil, "", "", err
-	}
-	return kp, action, reason, nil
+	return keepOrIssue(root, s, ca, kr, p, now, func(kp *KeyPair) string { return servingMismatch(s, kp, ca, kr, p, now) })
 }
 
 // servingMismatch says why a stored serving certificate must be re-issued:

@@ -49,7 +49,7 @@ func runUp(cmd *cobra.Command, g *globals, opts phases.Options) error {
 	out := cmd.OutOrStdout()
 	outcomes, err := install.NewRunner(g.hostRoot(), out, g.verbose).Up(ctx, cfg, opts)
 	if err != nil {
-		return err
+		return install.WithResumeHint(err, outcomes)
 	}
 	if err := install.KeepConfig(g.hostRoot(), g.configPath); err != nil {
 		return fmt.Errorf("keep config: %w", err)

@@ -151,3 +151,13 @@ func RuntimeVersions(root host.Root) []string {
 	}
 	return strings.Split(strings.TrimSpace(string(data)), "\n")
 }
+
+// WithResumeHint adds to the error of a failed up where a re-run resumes,
+// so the user knows nothing done is lost; other errors pass unchanged.
+func WithResumeHint(err error, outcomes []phases.Outcome) error {
+	if err == nil || len(outcomes) == 0 || outcomes[len(outcomes)-1].Action != "failed" {
+		return err
+	}
+	return fmt.Errorf("%w\nthe journal keeps every phase that is done: fix the cause and run `k8s-single up` again; it resumes at phase %s (`k8s-single phase list` shows each phase's state)",
+		err, outcomes[len(outcomes)-1].Phase)
+}

@@ -2,6 +2,8 @@ package install
 
 import (
 	"bytes"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,5 +97,21 @@ func TestVersionField(t *testing.T) {
 		if got := versionField(line); got != want {
 			t.Errorf("versionField(%q) = %q, want %q", line, got, want)
 		}
+	}
+}
+
+func TestWithResumeHint(t *testing.T) {
+	boom := errors.New("phase etcd: etcd did not become healthy")
+	failed := []phases.Outcome{{Phase: "certs", Action: "skipped"}, {Phase: "etcd", Action: "failed"}}
+	err := WithResumeHint(boom, failed)
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "resumes at phase etcd") {
+		t.Errorf("failed phase: %v; want the cause and where a re-run resumes", err)
+	}
+	lock := errors.New("another k8s-single is running")
+	if got := WithResumeHint(lock, nil); got != lock {
+		t.Errorf("an error before any phase: %v, want it unchanged", got)
+	}
+	if WithResumeHint(nil, failed) != nil {
+		t.Error("no error must stay nil")
 	}
 }

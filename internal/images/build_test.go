@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/k8s-single/k8s-single/internal/gocachetest"
 	"github.com/k8s-single/k8s-single/internal/printer"
 )
 
@@ -34,24 +35,6 @@ type logWriter struct{ t *testing.T }
 func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
-}
-
-// sharedCacheDir is a cache dir whose gocache and gomodcache are go's own
-// caches, so building pause in a test compiles nothing twice.
-func sharedCacheDir(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dirs := strings.Fields(string(out))
-	dir := t.TempDir()
-	for i, name := range []string{"gocache", "gomodcache"} {
-		if err := os.Symlink(dirs[i], filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
 }
 
 // buildTwice runs Build cold and warm and checks that the warm run built
@@ -104,7 +87,7 @@ func buildTwice(t *testing.T, imgs []Image, outDir, cacheDir string) (Bundle, ma
 // TestBuildPause builds the pause image through Build, cold then warm, and
 // runs the binary the image holds.
 func TestBuildPause(t *testing.T) {
-	cacheDir, outDir := sharedCacheDir(t), t.TempDir()
+	cacheDir, outDir := gocachetest.SharedCacheDir(t), t.TempDir()
 	bundle, loaded := buildTwice(t, []Image{pauseImage("registry.k8s.io/pause:3.10")}, outDir, cacheDir)
 	files, err := BundleFiles(outDir)
 	if err != nil {

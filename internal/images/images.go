@@ -97,7 +97,7 @@ func (l List) Lines() []string {
 // are needed: the sandbox image (runtime.sandboxImage), CoreDNS,
 // metrics-server and the verify phase's agent.
 func Required(c *config.Cluster) []Image {
-	return []Image{pauseImage(c.Runtime.SandboxImage), coreDNSImage(), metricsServerImage(), agentImage()}
+	return []Image{pauseImage(c.Runtime.SandboxImage), coreDNSImage(), metricsServerImage(), AgentImage()}
 }
 
 // pauseImage is the pod sandbox built from the embedded pause source; it runs
@@ -106,10 +106,10 @@ func pauseImage(ref string) Image {
 	return embeddedImage(Pause, ref, pauseSource, "65535:65535")
 }
 
-// agentImage is the verify phase's workload, built from the embedded agent
+// AgentImage is the verify phase's workload, built from the embedded agent
 // source. Its reference is k8s-single's own (not an upstream name), tagged
 // with a digest of its source so a changed agent gets a new tag.
-func agentImage() Image {
+func AgentImage() Image {
 	img := embeddedImage(Agent, "", agentSource, "65534")
 	img.Ref = "k8s-single.local/agent:" + img.Version
 	return img

@@ -21,7 +21,7 @@ func TestListDefaultConfig(t *testing.T) {
 	want := "registry.k8s.io/pause:3.10\n" +
 		"registry.k8s.io/coredns/coredns:" + CoreDNSVersion + "\n" +
 		"registry.k8s.io/metrics-server/metrics-server:" + MetricsServerVersion + "\n" +
-		agentImage().Ref + "\n"
+		AgentImage().Ref + "\n"
 	if out.String() != want {
 		t.Errorf("images list:\n%s\nwant:\n%s", out.String(), want)
 	}
@@ -63,7 +63,7 @@ func TestRecipes(t *testing.T) {
 }
 
 func TestAgentTagFollowsItsSource(t *testing.T) {
-	a := agentImage()
+	a := AgentImage()
 	if a.Ref != "k8s-single.local/agent:"+a.Version || !strings.HasPrefix(a.Version, "src-") {
 		t.Errorf("agent ref %s, version %s", a.Ref, a.Version)
 	}

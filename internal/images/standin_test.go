@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/gocachetest"
 )
 
 func TestDashboardStandInIsTestOnly(t *testing.T) {
@@ -77,7 +78,7 @@ func freePort(t *testing.T) int {
 // then warm, and runs the binary it holds with Headlamp's TLS flags: it
 // answers HTTPS and refuses plain HTTP.
 func TestBuildDashboardStandIn(t *testing.T) {
-	cacheDir, outDir := sharedCacheDir(t), t.TempDir()
+	cacheDir, outDir := gocachetest.SharedCacheDir(t), t.TempDir()
 	_, loaded := buildTwice(t, []Image{DashboardStandIn()}, outDir, cacheDir)
 	_, bin := onlyFile(t, loaded[DashboardStandInName])
 	dir := t.TempDir()

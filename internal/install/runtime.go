@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/gobuild"
 	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/images"
 	"github.com/k8s-single/k8s-single/internal/layout"
@@ -122,7 +123,29 @@ func startRuntime(c *phases.Context) error {
 		}
 		c.Printf("images imported in %s", time.Since(start).Round(time.Millisecond))
 	}
-	return ensureSandboxImage(c, run)
+	if err := ensureSandboxImage(c, run); err != nil {
+		return err
+	}
+	return ensureAgentImage(c, run, images.AgentImage())
+}
+
+// ensureAgentImage makes the verify phase's workload image present. It is
+// k8s-single's own, built from source it embeds, so no registry serves it:
+// when no bundle brought it, it is built here with the Go toolchain (which the
+// source build of the binaries needs too) under binaries.cacheDir and imported.
+func ensureAgentImage(c *phases.Context, run runtime.Run, img images.Image) error {
+	ok, err := runtime.HasImage(run, img.Ref)
+	if err != nil || ok {
+		return err
+	}
+	dir := filepath.Join(c.Config.Binaries.CacheDir, "agent-image")
+	c.Printf("building the verify agent image %s from k8s-single's source (no registry serves it) in %s", img.Ref, dir)
+	if _, err := images.Build(c, []images.Image{img}, dir, c.Config.Binaries.CacheDir, c.Out()); err != nil {
+		return fmt.Errorf("build the verify agent image %s: %w\n"+
+			"install Go %s or newer, or put the image into runtime.imageBundle (`k8s-single images build --out DIR` on a machine with Go)",
+			img.Ref, err, gobuild.GoVersion)
+	}
+	return images.Import(c, dir, run)
 }
 
 // ensurePackages installs the runtime's Debian packages that are missing.
@@ -209,7 +232,8 @@ func planRuntime(c *phases.Context) []string {
 	if dir := c.Config.Runtime.ImageBundle; dir != "" {
 		plan = append(plan, "import the image tarballs of "+dir+" into containerd")
 	}
-	return append(plan, "make sure the sandbox image "+c.Config.Runtime.SandboxImage+" is present")
+	return append(plan, "make sure the sandbox image "+c.Config.Runtime.SandboxImage+" is present",
+		"make sure the verify agent image "+images.AgentImage().Ref+" is present (built from source when no bundle brings it)")
 }
 
 // rememberContainerdState records, before the runtime phase first enables

@@ -1,12 +1,16 @@
 package install
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/k8s-single/k8s-single/internal/gocachetest"
+	"github.com/k8s-single/k8s-single/internal/images"
 	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/runtime"
 )
@@ -53,13 +57,62 @@ func TestBundleListing(t *testing.T) {
 func TestPlanRuntime(t *testing.T) {
 	cfg := sampleCluster(t)
 	c := &phases.Context{Config: cfg}
-	if plan := planRuntime(c); len(plan) != 4 || strings.Contains(strings.Join(plan, "\n"), "import") {
+	if plan := planRuntime(c); len(plan) != 5 || strings.Contains(strings.Join(plan, "\n"), "import") ||
+		!strings.Contains(plan[4], images.AgentImage().Ref) {
 		t.Errorf("plan without a bundle: %q", plan)
 	}
 	cfg.Runtime.ImageBundle = "/srv/images"
 	plan := planRuntime(c)
-	if len(plan) != 5 || plan[3] != "import the image tarballs of /srv/images into containerd" ||
+	if len(plan) != 6 || plan[3] != "import the image tarballs of /srv/images into containerd" ||
 		plan[4] != "make sure the sandbox image registry.k8s.io/pause:3.10 is present" {
 		t.Errorf("plan with a bundle: %q", plan)
+	}
+}
+
+// TestEnsureAgentImage: the verify agent's image is left alone when
+// containerd has it; otherwise it is built from k8s-single's source under
+// binaries.cacheDir and its tarball imported (no registry serves it).
+func TestEnsureAgentImage(t *testing.T) {
+	img := images.AgentImage()
+	list := "ctr -n k8s.io --connect-timeout 2s --timeout 10s images ls -q"
+	for _, tc := range []struct {
+		name   string
+		listed string
+		built  bool
+	}{
+		{"present", "registry.k8s.io/pause:3.10\n" + runtime.NormalizeRef(img.Ref) + "\n", false},
+		{"absent", "registry.k8s.io/pause:3.10\n", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := sampleCluster(t)
+			cfg.Binaries.CacheDir = gocachetest.SharedCacheDir(t)
+			var calls []string
+			run := func(name string, args ...string) ([]byte, error) {
+				line := strings.Join(append([]string{name}, args...), " ")
+				calls = append(calls, line)
+				if line == list {
+					return []byte(tc.listed), nil
+				}
+				if strings.HasPrefix(line, "ctr -n k8s.io images import --all-platforms ") {
+					return nil, nil
+				}
+				return nil, fmt.Errorf("unexpected command %s", line)
+			}
+			c := &phases.Context{Context: context.Background(), Config: cfg}
+			if err := ensureAgentImage(c, run, img); err != nil {
+				t.Fatalf("ensureAgentImage: %v", err)
+			}
+			tarball := filepath.Join(cfg.Binaries.CacheDir, "agent-image", img.File())
+			wantCalls := []string{list}
+			if tc.built {
+				wantCalls = append(wantCalls, "ctr -n k8s.io images import --all-platforms "+tarball)
+			}
+			if !slices.Equal(calls, wantCalls) {
+				t.Errorf("ran %q, want %q", calls, wantCalls)
+			}
+			if _, err := os.Stat(tarball); (err == nil) != tc.built {
+				t.Errorf("%s exists: %v, want %v", tarball, err == nil, tc.built)
+			}
+		})
 	}
 }

@@ -55,7 +55,7 @@ func verifyCluster(c *phases.Context) error {
 		defer cancel()
 		cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
 	}()
-	image := agentImage(c)
+	image := images.AgentImage().Ref
 	svcIP, err := startWeb(c, cs, ns, image)
 	if err != nil {
 		return err
@@ -73,15 +73,6 @@ func verifyCluster(c *phases.Context) error {
 		return err
 	}
 	return checkComponents(c)
-}
-
-func agentImage(c *phases.Context) string {
-	for _, img := range images.Required(c.Config) {
-		if img.Name == images.Agent {
-			return img.Ref
-		}
-	}
-	return ""
 }
 
 func createVerifyNamespace(c *phases.Context, cs kubernetes.Interface) (string, error) {

@@ -80,12 +80,12 @@ func (c *Context) Track(hostPaths ...string) { c.tracked = append(c.tracked, hos
 
 // Waitf tells the user what the phase is waiting for.
 func (c *Context) Waitf(format string, args ...any) {
-	fmt.Fprintf(c.out, "      waiting for "+format+"\n", args...)
+	fmt.Fprintf(c.Out(), "      waiting for "+format+"\n", args...)
 }
 
 // Printf prints a line of the phase's progress.
 func (c *Context) Printf(format string, args ...any) {
-	fmt.Fprintf(c.out, "      "+format+"\n", args...)
+	fmt.Fprintf(c.Out(), "      "+format+"\n", args...)
 }
 
 // Detailf prints only with -v.
@@ -95,8 +95,14 @@ func (c *Context) Detailf(format string, args ...any) {
 	}
 }
 
-// Out is the writer for long progress output (build logs, download bars).
-func (c *Context) Out() io.Writer { return c.out }
+// Out is the writer for long progress output (build logs, download bars);
+// a Context made without a runner (in a test) discards it.
+func (c *Context) Out() io.Writer {
+	if c.out == nil {
+		return io.Discard
+	}
+	return c.out
+}
 
 // elapsed formats a duration for progress lines: 812ms, 3.2s, 4m05s.
 func elapsed(d time.Duration) string {

@@ -35,21 +35,8 @@ type Result struct {
 	Fix      string   `json:"fix,omitempty"`
 }
 
-// Report is every check's result, printable as a table.
+// Report is every check's result.
 type Report []Result
-
-// Table lays the report out for the printer.
-func (r Report) Table() ([]string, [][]string) {
-	rows := make([][]string, len(r))
-	for i, c := range r {
-		verdict := "ok"
-		if !c.OK {
-			verdict = string(c.Severity)
-		}
-		rows[i] = []string{c.Name, verdict, c.Found, c.Fix}
-	}
-	return []string{"CHECK", "RESULT", "FOUND", "FIX"}, rows
-}
 
 // Failed lists the checks that stop an install.
 func (r Report) Failed() []Result {

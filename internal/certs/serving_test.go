@@ -109,14 +109,11 @@ func TestServingFiles(t *testing.T) {
 	now, p := time.Now(), testParams("ecdsa-p256")
 	root, _ := ensure(t, p, now)
 	kp, _, _ := ensureServing(t, root, testServing(), p, now)
-	for path, mode := range map[string]os.FileMode{layout.Key(MetricsServer): layout.ModePrivate, layout.Cert(MetricsServer): layout.ModePublic} {
+	for path, mode := range map[string]os.FileMode{layout.Key(MetricsServer): 0o600, layout.Cert(MetricsServer): 0o644} {
 		st, err := os.Stat(root.Path(path))
 		if err != nil || st.Mode().Perm() != mode {
 			t.Errorf("%s: %v; want mode %o", path, err, mode)
 		}
-	}
-	if layout.ModePrivate != 0o600 {
-		t.Errorf("private keys are %o, want 0600", layout.ModePrivate)
 	}
 	stored, err := Load(root, MetricsServer)
 	if err != nil || !bytes.Equal(stored.CertPEM, kp.CertPEM) || !bytes.Equal(stored.KeyPEM, kp.KeyPEM) {

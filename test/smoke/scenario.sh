@@ -438,21 +438,20 @@ s_up_again() {
 }
 
 # ---- main ----
+# The steps in order: name and function.
+SCENARIO_STEPS=(boot:s_boot up:s_up phase-list:s_phase_list noop-up:s_noop kill-mid-phase:s_kill
+	resume:s_resume etcd-health:s_etcd_health status:s_status nodes:s_nodes pods:s_pods
+	metrics:s_metrics dashboard:s_dashboard reset:s_reset up-after-reset:s_up_again)
 log "k8s-smoke scenario start (node $NODE_NAME $NODE_IP)"
-step boot s_boot
-step up s_up
-step phase-list s_phase_list
-step noop-up s_noop
-step kill-mid-phase s_kill
-step resume s_resume
-step etcd-health s_etcd_health
-step status s_status
-step nodes s_nodes
-step pods s_pods
-step metrics s_metrics
-step dashboard s_dashboard
-step reset s_reset
-step up-after-reset s_up_again
+for name in ${STEPS:-}; do
+	if [[ " ${SCENARIO_STEPS[*]} " != *" $name:"* ]]; then
+		echo "STEPS names an unknown step '$name'; the steps are: ${SCENARIO_STEPS[*]%%:*}"
+		FAILED+=("STEPS:$name")
+	fi
+done
+if [ ${#FAILED[@]} -eq 0 ]; then
+	for s in "${SCENARIO_STEPS[@]}"; do step "${s%%:*}" "${s#*:}"; done
+fi
 
 printf '\n==== step durations\n'
 printf '%-16s %-5s %8s\n' STEP RESULT SECONDS

@@ -106,24 +106,31 @@ func TestErrors(t *testing.T) {
 		{"two documents", "kind: Cluster\n---\nkind: Cluster", "(document)", "a second document", "exactly one"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := Parse([]byte(tc.yaml))
-			if err == nil {
-				c.ApplyDefaults(testHost)
-				err = c.Validate()
-			}
-			var errs Errors
-			if !errors.As(err, &errs) {
-				t.Fatalf("want config.Errors, got %v", err)
-			}
-			for _, e := range errs {
-				if e.Field == tc.field && e.Value == tc.value && strings.Contains(e.Error(), tc.hint) {
-					return
-				}
-			}
-			t.Errorf("no error for field %s value %q with hint %q in:\n%v", tc.field, tc.value, tc.hint, err)
-		})
+		t.Run(tc.name, func(t *testing.T) { wantFieldError(t, tc.yaml, tc.field, tc.value, tc.hint) })
 	}
+}
+
+// wantFieldError parses, defaults and validates a document and wants, among
+// the errors, one for field with value whose message contains hint. It
+// returns that error.
+func wantFieldError(t *testing.T, doc, field, value, hint string) FieldError {
+	t.Helper()
+	c, err := Parse([]byte(doc))
+	if err == nil {
+		c.ApplyDefaults(testHost)
+		err = c.Validate()
+	}
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("want config.Errors, got %v", err)
+	}
+	for _, e := range errs {
+		if e.Field == field && e.Value == value && strings.Contains(e.Error(), hint) {
+			return e
+		}
+	}
+	t.Errorf("no error for field %s value %q with hint %q in:\n%v", field, value, hint, err)
+	return FieldError{}
 }
 
 func TestMissingAddressNamesTheFix(t *testing.T) {

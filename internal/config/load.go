@@ -87,7 +87,7 @@ func checkShape(n *yaml.Node, t reflect.Type, path string) Errors {
 		if n.Kind != yaml.ScalarNode {
 			at(path, kindName(n), "a duration such as 10y, 365d or 8760h")
 		} else if _, err := ParseDuration(n.Value); err != nil {
-			at(path, n.Value, "a duration such as 10y, 365d or 8760h")
+			at(path, n.Value, fmt.Sprintf("a positive duration of at most %s such as 10y, 365d or 8760h (%v)", Duration{MaxDuration}, err))
 		}
 	case t.Kind() == reflect.Struct:
 		if n.Kind != yaml.MappingNode {

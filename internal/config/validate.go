@@ -100,7 +100,9 @@ func (c *Cluster) Validate() error {
 	if c.Certificates.Validity.Duration < Day {
 		v.add("certificates.validity", c.Certificates.Validity.String(), "at least 1d")
 	}
-	if c.Certificates.CAValidity.Duration <= c.Certificates.Validity.Duration {
+	if c.Certificates.CAValidity.Duration > MaxDuration {
+		v.add("certificates.caValidity", c.Certificates.CAValidity.String(), "at most "+Duration{MaxDuration}.String())
+	} else if c.Certificates.CAValidity.Duration <= c.Certificates.Validity.Duration {
 		v.add("certificates.caValidity", c.Certificates.CAValidity.String(),
 			"longer than certificates.validity ("+c.Certificates.Validity.String()+")")
 	}

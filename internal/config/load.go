@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"syscall"
 
 	"gopkg.in/yaml.v3"
 )
@@ -42,14 +43,18 @@ func Parse(data []byte) (*Cluster, error) {
 	return &c, nil
 }
 
+// maxFileSize is the largest config file Load reads: a Cluster document is
+// a few KiB.
+const maxFileSize = 1 << 20
+
 // Load reads a config file (or, when path is empty, nothing), applies the
 // defaults for this host and validates the result.
 func Load(path string, h HostFacts) (*Cluster, error) {
 	c := &Cluster{}
 	if path != "" {
-		data, err := os.ReadFile(path)
+		data, err := readFile(path)
 		if err != nil {
-			return nil, Errors{{Field: "(file)", Value: path, Want: "a readable config file: " + err.Error()}}
+			return nil, Errors{{Field: "(file)", Value: path, Want: err.Error()}}
 		}
 		if c, err = Parse(data); err != nil {
 			return nil, err
@@ -60,6 +65,59 @@ func Load(path string, h HostFacts) (*Cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// readFile reads a regular file of at most maxFileSize bytes. Anything else
+// is refused before a read: a FIFO would block it, a device such as
+// /dev/zero never ends it. Its errors say what a config file must be.
+func readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path) // not opened yet: opening some devices acts
+	if err != nil {
+		return nil, fmt.Errorf("a readable config file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, notRegular(fi.Mode())
+	}
+	// O_NONBLOCK and a second look through the open file: a FIFO put in its
+	// place since the Stat cannot block the open or the read.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("a readable config file: %w", err)
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, fmt.Errorf("a readable config file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, notRegular(fi.Mode())
+	}
+	// One byte past the cap tells a file at the cap from a larger (or
+	// growing) one without reading the rest.
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("a readable config file: %w", err)
+	case len(data) > maxFileSize:
+		return nil, errors.New("a config file of at most 1 MiB; it is larger (a Cluster document is a few KiB: is it the right file?)")
+	}
+	return data, nil
+}
+
+func notRegular(m os.FileMode) error {
+	what := "not a regular file (mode " + m.String() + ")"
+	switch {
+	case m.IsDir():
+		what = "a directory"
+	case m&os.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO); save what it carries to a file and pass that"
+	case m&os.ModeSocket != 0:
+		what = "a socket"
+	case m&os.ModeCharDevice != 0:
+		what = "a character device"
+	case m&os.ModeDevice != 0:
+		what = "a block device"
+	}
+	return errors.New("a regular config file; it is " + what)
 }
 
 // Marshal writes the Cluster as YAML.

@@ -103,7 +103,7 @@ func TestErrors(t *testing.T) {
 		{"bad encryption", "apiServer:\n  encryptionProvider: kms", "apiServer.encryptionProvider", "kms", "aescbc"},
 		{"bad node name", "node:\n  name: Node_1", "node.name", "Node_1", "lower-case"},
 		{"section not a mapping", "network: 10.0.0.0/8", "network", "10.0.0.0/8", "mapping"},
-		{"two documents", "kind: Cluster\n---\nkind: Cluster", "(document)", "a second document", "exactly one"},
+		{"two documents", "kind: Cluster\n---\nkind: Cluster", "(document)", "document 2", "exactly one"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { wantFieldError(t, tc.yaml, tc.field, tc.value, tc.hint) })

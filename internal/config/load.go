@@ -14,33 +14,83 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Parse reads one Cluster document. Unknown fields and values of the wrong type
-// are errors naming the field path; nothing is defaulted or validated here.
+// Parse reads one Cluster document. Unknown fields, keys given twice,
+// values of the wrong type and further documents are errors naming the
+// field path and line; nothing is defaulted or validated here. Empty
+// documents ("---" alone, or only comments) are skipped: an empty file means
+// "all defaults".
 func Parse(data []byte) (*Cluster, error) {
-	var doc yaml.Node
+	var root *yaml.Node
+	var errs Errors
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) { // an empty file means "all defaults"
-			return &Cluster{}, nil
+	for n := 1; ; n++ {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
 		}
-		return nil, Errors{{Field: "(document)", Value: "", Want: "a YAML mapping: " + err.Error()}}
+		if err != nil {
+			errs = append(errs, syntaxErrors(data, err)...)
+			break
+		}
+		switch {
+		case isEmpty(&doc):
+		case root == nil:
+			root = doc.Content[0]
+		default:
+			errs = append(errs, FieldError{Field: "(document)", Value: fmt.Sprintf("document %d", n), Line: doc.Line,
+				Want: "exactly one Cluster document per file; remove it or give it its own file"})
+		}
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, Errors{{Field: "(document)", Value: "a second document", Want: "exactly one Cluster document per file"}}
+	if root != nil {
+		errs = append(checkShape(root, reflect.TypeOf(Cluster{}), ""), errs...)
 	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
-	}
-	if errs := checkShape(root, reflect.TypeOf(Cluster{}), ""); len(errs) > 0 {
+	if len(errs) > 0 {
 		return nil, errs
 	}
 	var c Cluster
+	if root == nil {
+		return &c, nil
+	}
 	if err := root.Decode(&c); err != nil {
 		return nil, Errors{{Field: "(document)", Value: "", Want: err.Error()}}
 	}
 	return &c, nil
+}
+
+// isEmpty: the document holds nothing, not even an explicit null.
+func isEmpty(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == ""
+}
+
+// syntaxErrors reports a parser error. The parser's message for a tab in the
+// indentation does not say "tab" (and its line can be off), so when a line
+// is indented with one, that line comes first.
+func syntaxErrors(data []byte, err error) Errors {
+	var errs Errors
+	var tabbed []int
+	lines := strings.Split(string(data), "\n")
+	for i, l := range lines {
+		if strings.Contains(l[:len(l)-len(strings.TrimLeft(l, " \t"))], "\t") {
+			tabbed = append(tabbed, i)
+		}
+	}
+	if len(tabbed) > 0 {
+		want := "spaces in the indentation; YAML indents with spaces only, never tabs"
+		if more := len(tabbed) - 1; more > 0 {
+			want += fmt.Sprintf(" (%d more lines below start with a tab)", more)
+		}
+		line := []rune(strings.TrimRight(lines[tabbed[0]], "\r"))
+		if len(line) > 60 {
+			line = append(line[:60], []rune("...")...)
+		}
+		errs = append(errs, FieldError{Field: "(indentation)", Value: string(line), Line: tabbed[0] + 1, Want: want})
+	}
+	return append(errs, FieldError{Field: "(document)", Value: "", Want: "a YAML mapping: " + err.Error()})
 }
 
 // maxFileSize is the largest config file Load reads: a Cluster document is
@@ -156,8 +206,15 @@ func checkShape(n *yaml.Node, t reflect.Type, path string) Errors {
 		for i := range t.NumField() {
 			fields[yamlName(t.Field(i))] = t.Field(i).Type
 		}
+		seen := map[string]int{} // key: its first line
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if first, dup := seen[k.Value]; dup {
+				errs = append(errs, FieldError{Field: join(path, k.Value), Value: k.Value, Line: k.Line,
+					Want: fmt.Sprintf("each key once; it is already set at line %d", first)})
+			} else {
+				seen[k.Value] = k.Line
+			}
 			ft, ok := fields[k.Value]
 			if !ok {
 				errs = append(errs, FieldError{Field: join(path, k.Value), Value: k.Value, Line: k.Line,

@@ -190,6 +190,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("network:\n  podCIDR: [1,2]\n"))
 	f.Add([]byte("certificates:\n  validity: {a: b}\n"))
 	f.Add([]byte("- a\n- b\n"))
+	f.Add([]byte("certificates:\n  caValidity: 585y\n  validity: 0s\n"))
+	f.Add([]byte("kind: Cluster\nkind: Cluster\n---\nnetwork:\n\tpodCIDR: x\n"))
+	f.Add([]byte("node:\n  address: fd00::10\napiServer:\n  extraSANs: [\"*.a\", \"fe80::1%eth0\", 1.2.3.4.5]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data)
 		if err != nil {

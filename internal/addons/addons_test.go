@@ -38,7 +38,7 @@ func testTLS(t *testing.T, c *config.Cluster) (TLS, *certs.KeyPair) {
 	t.Helper()
 	root, now := host.Root(t.TempDir()), time.Now()
 	p := certs.ParamsFromConfig(c, "node-1", false)
-	if _, err := certs.Ensure(root, p, now); err != nil {
+	if _, err := certs.Ensure(root, p, now, nil); err != nil {
 		t.Fatal(err)
 	}
 	kp, _, _, err := certs.EnsureServing(root, MetricsServerCert(c), p, now)

@@ -47,7 +47,9 @@ func Specs(p Params) []Spec {
 		{Name: "front-proxy-ca", CommonName: "front-proxy-ca", IsCA: true},
 		{Name: "etcd/ca", CommonName: "etcd-ca", IsCA: true},
 		apiserverSpec(p, nodeIP, loopback),
-		{Name: "apiserver-kubelet-client", CA: "ca", CommonName: "kube-apiserver-kubelet-client", Organization: admins, Usages: clientAuth},
+		// No group: RBAC binds this user to system:kubelet-api-admin only
+		// (kubeadm's kubeadm:apiserver-kubelet-client), not cluster-admin.
+		{Name: "apiserver-kubelet-client", CA: "ca", CommonName: "kube-apiserver-kubelet-client", Usages: clientAuth},
 		{Name: "front-proxy-client", CA: "front-proxy-ca", CommonName: "front-proxy-client", Usages: clientAuth},
 		{Name: "etcd/server", CA: "etcd/ca", CommonName: p.NodeName, DNSNames: etcdDNS, IPs: etcdIPs, Usages: bothAuth},
 		{Name: "etcd/peer", CA: "etcd/ca", CommonName: p.NodeName, DNSNames: etcdDNS, IPs: etcdIPs, Usages: bothAuth},

@@ -64,6 +64,8 @@ func ControlPlane() phases.Phase {
 		// The key decrypts the Secrets in etcd's data, which reset keeps too:
 		// a new key would make every stored Secret unreadable.
 		Keep: []string{layout.EncryptionConfig},
+		Irreplaceable: []phases.Irreplaceable{{Path: layout.EncryptionConfig,
+			Why: "it holds the key that encrypts the Secrets in etcd; with a new key they could not be read"}},
 	}
 }
 

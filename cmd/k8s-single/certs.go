@@ -9,6 +9,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/certs"
 	"github.com/k8s-single/k8s-single/internal/install"
 	"github.com/k8s-single/k8s-single/internal/kubeconfig"
+	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/printer"
 )
 
@@ -49,6 +50,11 @@ dashboard-tls and metrics-server-tls Secrets, which rolls those pods.`,
 			if err != nil {
 				return err
 			}
+			unlock, err := phases.Lock(g.hostRoot())
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			res, err := certs.Renew(g.hostRoot(), install.CertParams(cfg), args, time.Now())
 			if err != nil {
 				return err

@@ -41,6 +41,9 @@ func Renew(root host.Root, p Params, names []string, now time.Time) (Result, err
 			} else if err != nil {
 				return nil, fmt.Errorf("renew %s: %w", name, err)
 			}
+			if err := keepModes(root, ca); err != nil {
+				return nil, err
+			}
 		}
 		return cas[ca], nil
 	}

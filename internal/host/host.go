@@ -101,14 +101,14 @@ func WriteAtomic(path string, mode os.FileMode, fill func(f *os.File) error) err
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	failpoint("before-rename")
+	failpoint("before-rename", path)
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := SyncDir(dir); err != nil {
 		return fmt.Errorf("write %s: sync dir: %w", path, err)
 	}
-	failpoint("after-write")
+	failpoint("after-write", path)
 	return nil
 }
 

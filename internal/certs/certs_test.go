@@ -158,6 +158,8 @@ func TestEnsureCertificateContents(t *testing.T) {
 		{name: "scheduler", ca: "ca", cn: "system:kube-scheduler", usages: client},
 		{name: "kube-proxy", ca: "ca", cn: "system:kube-proxy", o: []string{"system:node-proxier"}, usages: client},
 		{name: "kubelet-client", ca: "ca", cn: "system:node:node-1", o: []string{"system:nodes"}, usages: client},
+		{name: "controller-manager-serving", ca: "ca", cn: "kube-controller-manager", dns: []string{"localhost"}, ips: []string{"127.0.0.1", "::1"}, usages: server},
+		{name: "scheduler-serving", ca: "ca", cn: "kube-scheduler", dns: []string{"localhost"}, ips: []string{"127.0.0.1", "::1"}, usages: server},
 		{name: "kubelet", ca: "ca", cn: "node-1", dns: []string{"node-1", "vm-1"}, ips: []string{"192.168.56.10", "127.0.0.1"}, usages: server},
 	}
 	now := time.Date(2026, 3, 1, 12, 0, 30, 500, time.UTC)

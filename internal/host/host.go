@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -45,6 +46,20 @@ func (r Root) MkdirAll(hostPath string, mode os.FileMode) error {
 		return err
 	}
 	return os.Chmod(p, mode)
+}
+
+// ChownAll gives a host directory and everything under it to uid:gid (a
+// symlink itself, never its target).
+func (r Root) ChownAll(hostPath string, uid, gid int) error {
+	return filepath.WalkDir(r.Path(hostPath), func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := os.Lchown(p, uid, gid); err != nil {
+			return fmt.Errorf("chown %s: %w", p, err)
+		}
+		return nil
+	})
 }
 
 // WriteFileAtomic writes data to path with the given mode, creating its

@@ -30,7 +30,7 @@ func Owns(c *config.Cluster, hostPath string) bool {
 		return true
 	}
 	system := []string{runtime.ContainerdConfig, runtime.SysctlConf, runtime.CNIConflist}
-	for _, comp := range units.Components(c) {
+	for _, comp := range units.Components(c, units.Host{}) {
 		system = append(system, layout.Unit(comp.Name))
 	}
 	return slices.Contains(system, hostPath)

@@ -77,14 +77,14 @@ func unitNames(components []string) []string {
 	return out
 }
 
-// controlPlaneFiles are the apiserver's audit policy and encryption config
+// controlPlaneFiles are the apiserver's audit policy, admission config and encryption config
 // (its key kept from an earlier run) and the three units.
 func controlPlaneFiles(root host.Root, c *config.Cluster) (files, error) {
 	existing, err := root.ReadFile(layout.EncryptionConfig)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read %s: %w", layout.EncryptionConfig, err)
 	}
-	return componentFiles(c, existing, controlPlaneComponents, layout.AuditPolicy, layout.EncryptionConfig)
+	return componentFiles(c, existing, controlPlaneComponents, layout.AuditPolicy, layout.AdmissionConfig, layout.EncryptionConfig)
 }
 
 // ControlPlaneEndpoints are the health URLs of the control plane: the

@@ -91,8 +91,11 @@ func (s *stage) setNodeIP(ip string) {
 
 // up runs `k8s-single up --dry-run` with extra environment and returns its
 // output and error.
-func (s *stage) up(env ...string) (string, error) {
-	cmd := exec.Command(binary, "up", "--dry-run", "--root", s.root, "-c", s.cfg)
+func (s *stage) up(env ...string) (string, error) { return s.upWith(env) }
+
+// upWith is up with more flags for `up`.
+func (s *stage) upWith(env []string, flags ...string) (string, error) {
+	cmd := exec.Command(binary, append([]string{"up", "--dry-run", "--root", s.root, "-c", s.cfg}, flags...)...)
 	cmd.Env = append(os.Environ(), env...)
 	if os.Geteuid() == 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
@@ -155,6 +158,8 @@ var wantFiles = map[string]string{
 	"etc/kubernetes/kubelet.conf":                        "0600",
 	"etc/kubernetes/encryption-config.yaml":              "0600",
 	"etc/kubernetes/audit-policy.yaml":                   "0644",
+	"etc/kubernetes/admission-config.yaml":               "0644",
+	"etc/cni/net.d/10-k8s-single.conflist":               "0600",
 	"etc/systemd/system/etcd.service":                    "0600",
 	"etc/systemd/system/kube-apiserver.service":          "0600",
 	"etc/systemd/system/kube-scheduler.service":          "0600",
@@ -448,5 +453,27 @@ func TestModeDriftIsRepaired(t *testing.T) {
 	}
 	if out := s.mustUp(); !strings.Contains(out, "0 ran") {
 		t.Errorf("the run after the repair was not a no-op:\n%s", out)
+	}
+}
+
+// TestKilledForcedRunKeepsTheCA: a forced re-run of an installed tree killed
+// at any of several writes resumes to the same files, and the CA (and the
+// etcd CA) keep their fingerprints: nothing irreplaceable is made anew.
+func TestKilledForcedRunKeepsTheCA(t *testing.T) {
+	s := newStage(t, "192.168.56.10")
+	s.mustUp()
+	ca, etcdCA := s.certFingerprint("ca"), s.certFingerprint("etcd/ca")
+	before := s.tree()
+	for _, fp := range []string{"after-write:3", "before-rename:9", "after-write:20", "after-write:30"} {
+		out, err := s.upWith([]string{"K8S_SINGLE_FAILPOINT=" + fp}, "--force")
+		var exit *exec.ExitError
+		if err == nil || !asExit(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("forced run with failpoint %s was not killed: %v\n%s", fp, err, out)
+		}
+		s.mustUp()
+		if s.certFingerprint("ca") != ca || s.certFingerprint("etcd/ca") != etcdCA {
+			t.Fatalf("after a kill at %s the CA changed", fp)
+		}
+		assertSameTree(t, before, s.tree())
 	}
 }

@@ -66,5 +66,6 @@ func Phases() []phases.Phase {
 		Addons(),
 		Dashboard(),
 		Verify(),
+		Timers(),
 	}
 }

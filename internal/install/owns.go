@@ -18,18 +18,19 @@ var ownedDirs = []string{layout.KubernetesDir, "/opt/kubernetes", layout.Kubelet
 
 // Owns reports whether reset may delete hostPath: a path inside the
 // directories k8s-single owns or etcd's data dir, one of the binaries in
-// binaries.installDir, or one of the few files it writes into the system's
-// directories (its units, the CNI conflist, containerd's config, its sysctl
-// file). A journal naming anything else was edited or damaged.
+// binaries.installDir (k8s-single itself included), or one of the few files
+// it writes into the system's directories (its units and timer, the CNI
+// conflist, containerd's config, its sysctl file). A journal naming anything else was edited or damaged.
 func Owns(c *config.Cluster, hostPath string) bool {
 	inside := func(dir string) bool { return hostPath == dir || strings.HasPrefix(hostPath, dir+"/") }
 	if slices.ContainsFunc(ownedDirs, inside) || inside(c.Etcd.DataDir) {
 		return true
 	}
-	if path.Dir(hostPath) == c.Binaries.InstallDir && slices.Contains(binaries.Names, path.Base(hostPath)) {
+	if path.Dir(hostPath) == c.Binaries.InstallDir && slices.Contains(slices.Concat(binaries.Names, []string{units.Self}), path.Base(hostPath)) {
 		return true
 	}
-	system := []string{runtime.ContainerdConfig, runtime.SysctlConf, runtime.CNIConflist}
+	system := []string{runtime.ContainerdConfig, runtime.SysctlConf, runtime.CNIConflist,
+		path.Join(layout.UnitDir, units.CertsRenewalUnit+".service"), path.Join(layout.UnitDir, units.CertsRenewalUnit+".timer")}
 	for _, comp := range units.Components(c, units.Host{}) {
 		system = append(system, layout.Unit(comp.Name))
 	}

@@ -356,7 +356,11 @@ func TestSystemdAcceptsEveryDirective(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var paths []string
-	for _, f := range renderUnits(t, configtest.Cluster(t)) {
+	timers, err := RenderTimers("/opt/kubernetes/bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range append(renderUnits(t, configtest.Cluster(t)), timers...) {
 		p := filepath.Join(dir, filepath.Base(f.Path))
 		if err := os.WriteFile(p, f.Data, 0o600); err != nil {
 			t.Fatal(err)
@@ -374,5 +378,31 @@ func TestSystemdAcceptsEveryDirective(t *testing.T) {
 			strings.Contains(line, "Invalid") || strings.Contains(line, "ignoring") {
 			t.Errorf("systemd-analyze verify: %s", line)
 		}
+	}
+}
+
+// TestRenewalTimer: the daily timer runs k8s-single from the install dir to
+// renew what expires within 30 days, catches up after downtime, and is
+// spread over an hour.
+func TestRenewalTimer(t *testing.T) {
+	files, err := RenderTimers("/opt/kubernetes/bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		golden.Check(t, filepath.Join("testdata", filepath.Base(f.Path)), f.Data)
+		if f.Mode != 0o600 {
+			t.Errorf("%s mode %o, want 600", f.Path, f.Mode)
+		}
+	}
+	opts, _ := unit.DeserializeOptions(bytes.NewReader(files[1].Data))
+	for _, want := range []string{"Timer/OnCalendar=daily", "Timer/Persistent=true", "Timer/RandomizedDelaySec=1h", "Install/WantedBy=timers.target"} {
+		if !hasOption(opts, want) {
+			t.Errorf("timer has no %s", want)
+		}
+	}
+	argv, _, err := ParseExecStart(files[0].Data)
+	if err != nil || strings.Join(argv, " ") != "/opt/kubernetes/bin/k8s-single certs renew --expiring-within 30d" {
+		t.Errorf("renewal service runs %q (%v)", argv, err)
 	}
 }

@@ -437,6 +437,44 @@ s_up_again() {
 	run kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout="${NODE_WAIT}s"
 }
 
+# day2_objects writes the objects the day-2 steps must keep: a ConfigMap, a
+# Secret and a Deployment with 2 replicas in namespace day2 (idempotent).
+day2_objects() {
+	kubectl get ns day2 >/dev/null 2>&1 && return 0
+	run kubectl create ns day2 &&
+		run kubectl -n day2 create configmap kept --from-literal=color=blue &&
+		run kubectl -n day2 create secret generic kept --from-literal=password=hunter2 &&
+		run kubectl -n day2 create deployment web --image="$(agent_image)" --replicas=2 -- /agent serve --addr=:8080 &&
+		run kubectl -n day2 rollout status deploy/web --timeout=120s
+}
+
+# agent_image is the verify agent's image, present on the node.
+agent_image() { ctr -n k8s.io images ls -q | grep -m1 '^k8s-single.local/agent:'; }
+
+# day2_intact checks the objects day2_objects wrote.
+day2_intact() {
+	[ "$(kubectl -n day2 get configmap kept -o jsonpath='{.data.color}')" = blue ] || { echo "ConfigMap day2/kept lost"; return 1; }
+	[ "$(kubectl -n day2 get secret kept -o jsonpath='{.data.password}' | base64 -d)" = hunter2 ] || { echo "Secret day2/kept lost or unreadable"; return 1; }
+	run kubectl -n day2 rollout status deploy/web --timeout=120s || { echo "Deployment day2/web not available"; return 1; }
+	echo "day2 objects intact: ConfigMap, Secret (decrypts), Deployment 2/2"
+}
+
+# kill-daemons: SIGKILL each daemon in turn (containerd included); systemd
+# restarts it and every component is healthy again; the objects are intact.
+s_kill_daemons() {
+	need up || return 77
+	day2_objects || return 1
+	local u t
+	for u in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd; do
+		t=$EPOCHREALTIME
+		run systemctl kill -s SIGKILL "$u.service" || return 1
+		sleep 1
+		s_status >"$OUT/kill-$u.status" 2>&1 || { cat "$OUT/kill-$u.status"; echo "not healthy again after SIGKILL of $u"; return 1; }
+		echo "SIGKILL $u: healthy again after $(since "$t")s"
+	done
+	day2_intact
+}
+
 # wire_fp HOST:PORT [openssl s_client args]: the SHA-256 fingerprint of the
 # certificate a server presents, verified against the cluster CA.
 wire_fp() {
@@ -491,13 +529,14 @@ s_renew() {
 	[ "$(kubectl -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{.items[0].metadata.uid}/{.items[0].status.containerStatuses[0].restartCount}')" = "$coredns" ] ||
 		{ echo "CoreDNS's pod was restarted by the renewal"; return 1; }
 	run k8s-single certs check-expiration
+	if [ "${RESULT[kill-daemons]:-}" = PASS ]; then day2_intact; fi
 }
 
 # ---- main ----
 # The steps in order: name and function.
 SCENARIO_STEPS=(boot:s_boot up:s_up phase-list:s_phase_list noop-up:s_noop kill-mid-phase:s_kill
 	resume:s_resume etcd-health:s_etcd_health status:s_status nodes:s_nodes pods:s_pods
-	metrics:s_metrics dashboard:s_dashboard renew:s_renew reset:s_reset up-after-reset:s_up_again)
+	metrics:s_metrics dashboard:s_dashboard kill-daemons:s_kill_daemons renew:s_renew reset:s_reset up-after-reset:s_up_again)
 log "k8s-smoke scenario start (node $NODE_NAME $NODE_IP)"
 for name in ${STEPS:-}; do
 	if [[ " ${SCENARIO_STEPS[*]} " != *" $name:"* ]]; then

@@ -532,11 +532,76 @@ s_renew() {
 	if [ "${RESULT[kill-daemons]:-}" = PASS ]; then day2_intact; fi
 }
 
+# backup-restore: a backup holds a ConfigMap and a Secret made before it and
+# not a ConfigMap made after it; after reset --purge, tampered copies of the
+# archive (a byte changed inside a member, a member added) are refused with
+# nothing written, and restore --up brings the cluster back: the Secret is
+# readable (the encryption key came back with etcd's data), the later
+# ConfigMap is gone.
+s_backup_restore() {
+	need up || return 77
+	local dir=/root/backups archive x=$OUT/tampered t d data_dir secret=s3cr3t-$RANDOM name bad
+	data_dir=$(awk '/^etcd:/ { e = 1; next } /^[^ ]/ { e = 0 } e && $1 == "dataDir:" { print $2 }' "$CFG")
+	data_dir=${data_dir:-/var/lib/etcd}
+	run kubectl create configmap before-backup --from-literal=k=before || return 1
+	run kubectl create secret generic backup-secret --from-literal=password="$secret" || return 1
+	k8s backup backup --dir "$dir" || return 1
+	archive=$(ls -1 "$dir"/k8s-single-backup-*.tar.gz 2>/dev/null | tail -n 1)
+	[ -n "$archive" ] || { echo "no archive in $dir"; return 1; }
+	grep -qF "$archive" "$OUT/backup.out" || { echo "backup did not print the archive's path $archive"; return 1; }
+	[ "$(stat -c %a "$archive")" = 600 ] || { echo "$archive has mode $(stat -c %a "$archive"), want 600"; return 1; }
+	echo "+ tar -tvzf $archive"
+	tar -tvzf "$archive" || return 1
+	run kubectl create configmap marker --from-literal=k=after || return 1
+	k8s backup-reset reset --purge || return 1
+
+	# Tampered copies, rebuilt with the archive's own member list and order.
+	rm -rf "$x" && mkdir -p "$x/tree" || return 1
+	tar -C "$x/tree" -xzf "$archive" || return 1
+	tar -tzf "$archive" >"$x/members" || return 1
+	printf '!' | dd of="$x/tree/pki/ca.crt" bs=1 seek=40 conv=notrunc status=none || return 1
+	tar -C "$x/tree" --no-recursion -czf "$x/changed.tar.gz" -T "$x/members" || return 1
+	tar -C "$x/tree" -xzf "$archive" pki/ca.crt || return 1
+	cp -p "$x/tree/pki/ca.crt" "$x/tree/pki/evil.crt" && echo pki/evil.crt >>"$x/members" || return 1
+	tar -C "$x/tree" --no-recursion -czf "$x/added.tar.gz" -T "$x/members" || return 1
+	for bad in changed:'"pki/ca.crt": sha256' added:'"pki/evil.crt" is not in the manifest'; do
+		name=${bad%%:*}
+		if k8s "restore-$name" restore "$x/$name.tar.gz"; then
+			echo "restore accepted the archive with a member $name"
+			return 1
+		fi
+		grep -qF -- "${bad#*:}" "$OUT/restore-$name.out" || { echo "restore of the $name archive did not say '${bad#*:}'"; return 1; }
+		if [ -e /etc/kubernetes/pki ] || [ -n "$(ls -A "$data_dir" 2>/dev/null)" ]; then
+			echo "restore of the $name archive wrote the PKI or etcd's data"
+			return 1
+		fi
+		echo "the archive with a member $name was refused, nothing written"
+	done
+
+	t=$EPOCHREALTIME
+	k8s restore restore --up "$archive" || return 1
+	d=$(since "$t")
+	grep -q FAILED "$OUT/restore.out" && return 1
+	all_done || return 1
+	grep -E '^ *[0-9.]+s (restore took|restore \+ up took|up: )' "$OUT/restore.out"
+	echo "restore --up took ${d}s"
+	[ "$(kubectl get configmap before-backup -o jsonpath='{.data.k}')" = before ] || { echo "ConfigMap before-backup did not come back"; return 1; }
+	[ "$(kubectl get secret backup-secret -o jsonpath='{.data.password}' | base64 -d)" = "$secret" ] ||
+		{ echo "Secret backup-secret did not come back readable"; return 1; }
+	if kubectl get configmap marker >/dev/null 2>&1; then
+		echo "ConfigMap marker, made after the backup, is there"
+		return 1
+	fi
+	echo "before-backup and backup-secret (readable) are back; marker, made after the backup, is not"
+	if [ "${RESULT[kill-daemons]:-}" = PASS ]; then day2_intact || return 1; fi
+	run kubectl delete configmap before-backup && run kubectl delete secret backup-secret
+}
+
 # ---- main ----
 # The steps in order: name and function.
 SCENARIO_STEPS=(boot:s_boot up:s_up phase-list:s_phase_list noop-up:s_noop kill-mid-phase:s_kill
 	resume:s_resume etcd-health:s_etcd_health status:s_status nodes:s_nodes pods:s_pods
-	metrics:s_metrics dashboard:s_dashboard kill-daemons:s_kill_daemons renew:s_renew reset:s_reset up-after-reset:s_up_again)
+	metrics:s_metrics dashboard:s_dashboard kill-daemons:s_kill_daemons renew:s_renew backup-restore:s_backup_restore reset:s_reset up-after-reset:s_up_again)
 log "k8s-smoke scenario start (node $NODE_NAME $NODE_IP)"
 for name in ${STEPS:-}; do
 	if [[ " ${SCENARIO_STEPS[*]} " != *" $name:"* ]]; then

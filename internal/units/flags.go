@@ -156,6 +156,9 @@ func kubernetesDoc(binary string) string {
 	return "https://kubernetes.io/docs/reference/command-line-tools-reference/" + binary + "/"
 }
 
+// etcdQuotaBytes is etcd's backend quota: 2 GiB.
+const etcdQuotaBytes = 2 << 30
+
 // etcdFlags: mutual TLS for clients and peers with etcd's own CA, no
 // auto-TLS, listening on loopback and the node IP only (CIS 2.1-2.7). Its
 // PKI files are read from the credentials systemd hands it.
@@ -183,6 +186,10 @@ func etcdFlags(c *config.Cluster, _ Host) map[string]string {
 		"peer-auto-tls":               "false",
 		"listen-metrics-urls":         "http://127.0.0.1:2381",
 		"snapshot-count":              "10000",
+		// The database's hard limit (etcd raises NOSPACE and refuses writes
+		// past it), stated rather than left to the default; the apiserver
+		// compacts every 5 minutes, `k8s-single etcd defrag` frees the space.
+		"quota-backend-bytes": strconv.Itoa(etcdQuotaBytes),
 	}
 }
 

@@ -57,6 +57,7 @@ phase recorded in a journal, so a failed or interrupted run resumes where it sto
 		newRestoreCommand(g),
 		newStatusCommand(g),
 		newDashboardCommand(g),
+		newDoctorCommand(g),
 	)
 	cmd.InitDefaultCompletionCmd()
 	for _, c := range cmd.Commands() {

@@ -168,19 +168,37 @@ func diskChecks(root host.Root, etcdDataDir string) []Result {
 }
 
 func diskCheck(root host.Root, hostDir string, wantGiB uint64, what string) Result {
+	d := FreeSpace(root, hostDir)
+	free := d.Free / (1 << 30)
+	return check(fmt.Sprintf("disk >= %d GiB free for %s", wantGiB, hostDir), Warning, free >= wantGiB,
+		fmt.Sprintf("%d GiB free on the file system of %s", free, d.Dir),
+		fmt.Sprintf("free space or grow the disk that holds %s: it holds %s", hostDir, what))
+}
+
+// Disk is the free space of the file system that holds a directory.
+type Disk struct {
+	// Dir is the directory measured: the one asked for, or its nearest
+	// existing parent.
+	Dir         string
+	Free, Total uint64
+}
+
+// FreeSpace measures the file system of a host directory, or of its nearest
+// existing parent when it does not exist yet.
+func FreeSpace(root host.Root, hostDir string) Disk {
 	var st syscall.Statfs_t
 	dir := hostDir
-	for root.Path(dir) != root.Path("/") && syscall.Statfs(root.Path(dir), &st) != nil {
+	for dir != "/" && syscall.Statfs(root.Path(dir), &st) != nil {
 		dir = path.Dir(dir)
 	}
 	if dir == "/" {
 		_ = syscall.Statfs(root.Path(dir), &st)
 	}
-	free := st.Bavail * uint64(st.Bsize) / (1 << 30)
-	return check(fmt.Sprintf("disk >= %d GiB free for %s", wantGiB, hostDir), Warning, free >= wantGiB,
-		fmt.Sprintf("%d GiB free on the file system of %s", free, dir),
-		fmt.Sprintf("free space or grow the disk that holds %s: it holds %s", hostDir, what))
+	return Disk{Dir: dir, Free: st.Bavail * uint64(st.Bsize), Total: st.Blocks * uint64(st.Bsize)}
 }
+
+// MemAvailableKiB is /proc/meminfo's MemAvailable (0 when unreadable).
+func MemAvailableKiB(root host.Root) uint64 { return meminfo(root.Path("/proc/meminfo"), "MemAvailable") }
 
 func sysctlCheck(root host.Root, key, want string) Result {
 	data, err := os.ReadFile(root.Path("/proc/sys/" + strings.ReplaceAll(key, ".", "/")))

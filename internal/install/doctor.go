@@ -99,7 +99,7 @@ func Doctor(ctx context.Context, root host.Root, c *config.Cluster) (DoctorRepor
 func componentFix(h ComponentHealth) string {
 	switch h.UnitState {
 	case "inactive", "failed":
-		return fmt.Sprintf("start it: systemctl start %s (or k8s-single up, which starts what is down); if it fails again, its log above says why", h.Unit)
+		return fmt.Sprintf("start it: systemctl start %s; if it fails again, its log above says why", h.Unit)
 	case "activating":
 		return fmt.Sprintf("it keeps restarting: its log above says why (journalctl -u %s); fix that, then k8s-single up", h.Unit)
 	}

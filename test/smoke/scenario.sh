@@ -475,6 +475,31 @@ s_kill_daemons() {
 	day2_intact
 }
 
+# doctor: all well on a healthy node; a stopped scheduler and a wrong
+# apiserver certificate (another leaf of the CA put in its place, without the
+# node's address) are each named with the fix; `k8s-single up` repairs both
+# (the certificate is drift: re-signed, the apiserver restarted) and doctor
+# is content again.
+s_doctor() {
+	need up || return 77
+	local pki=/etc/kubernetes/pki t
+	k8s doctor-ok doctor || { echo "doctor found problems on a healthy node"; return 1; }
+	run systemctl stop kube-scheduler.service || return 1
+	cp $pki/apiserver.crt $OUT/apiserver.crt.good
+	cp $pki/front-proxy-client.crt $pki/apiserver.crt
+	cp $pki/front-proxy-client.key $pki/apiserver.key
+	k8s doctor-bad doctor && { echo "doctor found nothing wrong"; return 1; }
+	grep -q 'PROBLEM kube-scheduler' "$OUT/doctor-bad.out" || { echo "doctor did not name the stopped scheduler"; return 1; }
+	grep -q 'fix: start it: systemctl start kube-scheduler.service' "$OUT/doctor-bad.out" || { echo "doctor gave no fix for the scheduler"; return 1; }
+	grep -q 'PROBLEM certificate apiserver' "$OUT/doctor-bad.out" || { echo "doctor did not name the wrong apiserver certificate"; return 1; }
+	t=$EPOCHREALTIME
+	k8s doctor-up up || return 1
+	echo "up repaired both in $(since "$t")s"
+	cmp -s $pki/apiserver.crt $pki/front-proxy-client.crt && { echo "the wrong apiserver certificate is still there"; return 1; }
+	s_status >/dev/null || { run k8s-single status; return 1; }
+	k8s doctor-again doctor || { echo "doctor still finds problems after up"; return 1; }
+}
+
 # wire_fp HOST:PORT [openssl s_client args]: the SHA-256 fingerprint of the
 # certificate a server presents, verified against the cluster CA.
 wire_fp() {
@@ -601,7 +626,7 @@ s_backup_restore() {
 # The steps in order: name and function.
 SCENARIO_STEPS=(boot:s_boot up:s_up phase-list:s_phase_list noop-up:s_noop kill-mid-phase:s_kill
 	resume:s_resume etcd-health:s_etcd_health status:s_status nodes:s_nodes pods:s_pods
-	metrics:s_metrics dashboard:s_dashboard kill-daemons:s_kill_daemons renew:s_renew backup-restore:s_backup_restore reset:s_reset up-after-reset:s_up_again)
+	metrics:s_metrics dashboard:s_dashboard kill-daemons:s_kill_daemons doctor:s_doctor renew:s_renew backup-restore:s_backup_restore reset:s_reset up-after-reset:s_up_again)
 log "k8s-smoke scenario start (node $NODE_NAME $NODE_IP)"
 for name in ${STEPS:-}; do
 	if [[ " ${SCENARIO_STEPS[*]} " != *" $name:"* ]]; then

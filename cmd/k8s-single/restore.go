@@ -11,6 +11,7 @@ import (
 
 	"github.com/k8s-single/k8s-single/internal/backup"
 	"github.com/k8s-single/k8s-single/internal/config"
+	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
 )
 
@@ -64,7 +65,16 @@ func runRestore(cmd *cobra.Command, g *globals, archive string, up bool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "restored %d files (%s)\n", len(r.Files), strings.Join(r.Files, ", "))
+	var pki int
+	var others []string
+	for _, f := range r.Files {
+		if strings.HasPrefix(f, layout.PKIDir+"/") {
+			pki++
+		} else {
+			others = append(others, f)
+		}
+	}
+	fmt.Fprintf(out, "restored %d PKI files into %s (keys 0600, certificates 0644, dirs 0700) and %s\n", pki, layout.PKIDir, strings.Join(others, ", "))
 	fmt.Fprintf(out, "restored etcd's data into %s as member %s, peer URL %s, at revision %d\n", r.DataDir, r.Member, r.PeerURL, m.Snapshot.Revision)
 	if cfg.Node.Address != m.Node.Address {
 		fmt.Fprintf(out, "note: the backup was taken at node address %s; this node's is %s: the next up re-signs the certificates that carry the address, and etcd's member already has the peer URL above\n",

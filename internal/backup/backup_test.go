@@ -59,9 +59,21 @@ func (fakeSnapshots) Snapshot(_ context.Context, path string) (etcd.SnapshotInfo
 		os.WriteFile(path, []byte(fakeSnapshot), 0o600)
 }
 
-// fakeRestore stands in for etcd's restore: it copies the snapshot into
-// dataDir/member/snap/db and records the member's name and peer URL.
-func fakeRestore(snapshotPath, dataDir, name, peerURL string) error {
+// fakeRestorer stands in for etcd's status and restore.
+type fakeRestorer struct{}
+
+// Status reads fakeSnapshot with the info fakeSnapshots gave it.
+func (fakeRestorer) Status(path string) (etcd.SnapshotInfo, error) {
+	data, err := os.ReadFile(path)
+	if err != nil || string(data) != fakeSnapshot {
+		return etcd.SnapshotInfo{}, fmt.Errorf("not the fake snapshot: %q, %v", data, err)
+	}
+	return etcd.SnapshotInfo{Path: path, Revision: 42, TotalKeys: 7, Hash: 0xabcd, Version: "3.7.0"}, nil
+}
+
+// Restore copies the snapshot into dataDir/member/snap/db and records the
+// member's name and peer URL.
+func (fakeRestorer) Restore(snapshotPath, dataDir, name, peerURL string) error {
 	data, err := os.ReadFile(snapshotPath)
 	if err != nil {
 		return err
@@ -191,7 +203,7 @@ func TestRoundTrip(t *testing.T) {
 			}
 			dst := host.Root(t.TempDir())
 			cfg := testConfig(t, tt.address)
-			r, err := a.Restore(backup.RestoreOptions{Root: dst, Cluster: cfg, RestoreSnapshot: fakeRestore, ConfigFile: tt.configFile})
+			r, err := a.Restore(backup.RestoreOptions{Root: dst, Cluster: cfg, Snapshots: fakeRestorer{}, ConfigFile: tt.configFile})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -417,7 +429,7 @@ func TestArchiveChangedAfterOpen(t *testing.T) {
 	es[len(es)-1].data = append(es[len(es)-1].data, 'x')
 	writeEntries(t, res.Path, es)
 	dst := host.Root(t.TempDir())
-	_, err = a.Restore(backup.RestoreOptions{Root: dst, Cluster: testConfig(t, "10.0.0.5"), RestoreSnapshot: fakeRestore})
+	_, err = a.Restore(backup.RestoreOptions{Root: dst, Cluster: testConfig(t, "10.0.0.5"), Snapshots: fakeRestorer{}})
 	if !errors.Is(err, backup.ErrTampered) {
 		t.Fatalf("Restore of a changed archive = %v; want ErrTampered", err)
 	}
@@ -449,7 +461,7 @@ func TestRestoreRefusesAnInstalledNode(t *testing.T) {
 			}
 			dst := host.Root(t.TempDir())
 			tt.setup(t, dst)
-			_, err = a.Restore(backup.RestoreOptions{Root: dst, Cluster: cfg, RestoreSnapshot: fakeRestore})
+			_, err = a.Restore(backup.RestoreOptions{Root: dst, Cluster: cfg, Snapshots: fakeRestorer{}})
 			if !errors.Is(err, backup.ErrInstalled) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "reset --purge") {
 				t.Fatalf("Restore = %v; want ErrInstalled saying %q and reset --purge", err, tt.want)
 			}
@@ -504,6 +516,50 @@ func TestCorruptFilesAreRefused(t *testing.T) {
 			} else {
 				t.Logf("refused: %v", err)
 			}
+		})
+	}
+}
+
+// statusRestorer answers Status with info or err and fails the test on Restore.
+type statusRestorer struct {
+	t    *testing.T
+	info etcd.SnapshotInfo
+	err  error
+}
+
+func (s statusRestorer) Status(string) (etcd.SnapshotInfo, error) { return s.info, s.err }
+func (s statusRestorer) Restore(string, string, string, string) error {
+	s.t.Error("Restore called after a failed snapshot check")
+	return nil
+}
+
+// TestRestoreChecksTheSnapshotFirst: a snapshot etcd cannot read, or whose
+// hash or revision is not the manifest's, is refused before any write.
+func TestRestoreChecksTheSnapshotFirst(t *testing.T) {
+	tests := []struct {
+		name string
+		info etcd.SnapshotInfo
+		err  error
+		want string
+	}{
+		{"unreadable", etcd.SnapshotInfo{}, errors.New("snapshot is unreadable: bolt: invalid database"), "invalid database"},
+		{"another hash", etcd.SnapshotInfo{Hash: 0x1234, Revision: 42}, nil, "hash 00001234 at revision 42, the manifest says 0000abcd"},
+		{"another revision", etcd.SnapshotInfo{Hash: 0xabcd, Revision: 41}, nil, "revision 41"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := backup.Open(create(t, writeInstall(t)).Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := host.Root(t.TempDir())
+			_, err = a.Restore(backup.RestoreOptions{Root: dst, Cluster: testConfig(t, "10.0.0.5"),
+				Snapshots: statusRestorer{t: t, info: tt.info, err: tt.err}})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "nothing was written") {
+				t.Fatalf("Restore = %v; want an error saying %q and nothing was written", err, tt.want)
+			}
+			assertEmpty(t, string(dst), "var")
+			assertEmpty(t, dst.Path(layout.StateDir))
 		})
 	}
 }

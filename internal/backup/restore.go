@@ -33,15 +33,34 @@ type RestoreOptions struct {
 	// data dir, and the node name and address (the etcd member's name and
 	// peer URL).
 	Cluster *config.Cluster
-	// RestoreSnapshot restores the snapshot into a new data dir; nil means
-	// etcd.SnapshotRestore.
-	RestoreSnapshot func(snapshotPath, dataDir, name, peerURL string) error
+	// Snapshots checks and restores the snapshot; nil means etcd's own
+	// (EtcdRestorer).
+	Snapshots SnapshotRestorer
 	// ConfigFile, when not nil, is written as the config k8s-single keeps
 	// instead of the archive's (the user gave another config).
 	ConfigFile []byte
 	// HostAddrs lists this host's addresses, to refuse a node.address the
 	// host lacks before writing anything; nil skips the check (a --root).
 	HostAddrs func() ([]net.Addr, error)
+}
+
+// SnapshotRestorer reads a snapshot file's status and restores it into a
+// new etcd data dir.
+type SnapshotRestorer interface {
+	Status(path string) (etcd.SnapshotInfo, error)
+	Restore(snapshotPath, dataDir, name, peerURL string) error
+}
+
+// EtcdRestorer is the SnapshotRestorer of etcd's own snapshot code
+// (etcd.SnapshotStatus, etcd.SnapshotRestore).
+type EtcdRestorer struct{}
+
+// Status reads the snapshot like etcdutl snapshot status.
+func (EtcdRestorer) Status(path string) (etcd.SnapshotInfo, error) { return etcd.SnapshotStatus(path) }
+
+// Restore restores the snapshot like etcdutl snapshot restore.
+func (EtcdRestorer) Restore(snapshotPath, dataDir, name, peerURL string) error {
+	return etcd.SnapshotRestore(snapshotPath, dataDir, name, peerURL)
 }
 
 // Restored is what Restore wrote.
@@ -58,7 +77,8 @@ type Restored struct {
 // node: no phase of the journal may be more than pending and etcd's data dir
 // must be absent or empty (ErrInstalled otherwise), and the config's address
 // must be the host's. It then extracts the archive into a staging dir under
-// the state dir, verifying every member again, writes the PKI (keys 0600,
+// the state dir, verifying every member again, checks that etcd reads the
+// snapshot with the hash and revision of the manifest, writes the PKI (keys 0600,
 // certificates at most 0644, dirs 0700), the encryption key and the config
 // (0600) atomically, and restores the snapshot into the data dir as a
 // one-member cluster named after the node, whose peer URL is
@@ -81,6 +101,14 @@ func (a *Archive) Restore(o RestoreOptions) (*Restored, error) {
 	}
 	defer os.RemoveAll(stage)
 	if err := a.extract(stage); err != nil {
+		return nil, err
+	}
+	snaps := o.Snapshots
+	if snaps == nil {
+		snaps = EtcdRestorer{}
+	}
+	snapshot := filepath.Join(stage, filepath.FromSlash(SnapshotName))
+	if err := checkSnapshot(snaps, snapshot, a.Manifest.Snapshot); err != nil {
 		return nil, err
 	}
 	r := &Restored{DataDir: cfg.Etcd.DataDir, Member: cfg.Node.Name,
@@ -108,18 +136,29 @@ func (a *Archive) Restore(o RestoreOptions) (*Restored, error) {
 		}
 		r.Files = append(r.Files, dst)
 	}
-	restore := o.RestoreSnapshot
-	if restore == nil {
-		restore = etcd.SnapshotRestore
-	}
 	dataDir := o.Root.Path(cfg.Etcd.DataDir)
 	if err := os.MkdirAll(filepath.Dir(dataDir), layout.ModeDir); err != nil {
 		return nil, fmt.Errorf("restore etcd: %w", err)
 	}
-	if err := restore(filepath.Join(stage, filepath.FromSlash(SnapshotName)), dataDir, r.Member, r.PeerURL); err != nil {
+	if err := snaps.Restore(snapshot, dataDir, r.Member, r.PeerURL); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// checkSnapshot reads the staged snapshot's status before anything is
+// written: etcd must be able to read it, and its hash and revision must be
+// those the backup recorded.
+func checkSnapshot(snaps SnapshotRestorer, path string, want Snapshot) error {
+	info, err := snaps.Status(path)
+	if err != nil {
+		return fmt.Errorf("restore: the archived etcd snapshot: %w; nothing was written", err)
+	}
+	if info.Hash != want.Hash || info.Revision != want.Revision {
+		return fmt.Errorf("%w: the etcd snapshot has hash %08x at revision %d, the manifest says %08x at revision %d; nothing was written",
+			ErrTampered, info.Hash, info.Revision, want.Hash, want.Revision)
+	}
+	return nil
 }
 
 // copyStaged copies a staged member to its place atomically.

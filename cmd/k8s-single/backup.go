@@ -14,9 +14,6 @@ import (
 	"github.com/k8s-single/k8s-single/internal/printer"
 )
 
-// defaultBackupDir is where backup writes its archives by default.
-const defaultBackupDir = layout.StateDir + "/backups"
-
 func newBackupCommand(g *globals) *cobra.Command {
 	var dir string
 	var keep int
@@ -34,7 +31,7 @@ size and sha256 of every member. k8s-single restore brings it back on a reset no
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBackup(cmd, g, dir, keep) },
 	}
-	cmd.Flags().StringVar(&dir, "dir", defaultBackupDir, "directory for the archive (a host path, under --root; created 0700)")
+	cmd.Flags().StringVar(&dir, "dir", layout.BackupDir, "directory for the archive (a host path, under --root; created 0700)")
 	cmd.Flags().IntVar(&keep, "keep", 0, "after writing, remove the oldest archives in --dir beyond the newest N (0: keep all)")
 	return cmd
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/k8s-single/k8s-single/internal/install"
 	"github.com/k8s-single/k8s-single/internal/layout"
 )
 
@@ -21,7 +20,7 @@ const (
 	// EncryptionConfigName is layout.EncryptionConfig, the key that
 	// encrypts the Secrets in the snapshot.
 	EncryptionConfigName = "kubernetes/encryption-config.yaml"
-	// ConfigName is install.ConfigPath, the config k8s-single keeps.
+	// ConfigName is layout.KeptConfig, the config k8s-single keeps.
 	ConfigName = "k8s-single/config.yaml"
 	// JournalName is layout.Journal; it is archived for the record and
 	// never restored.
@@ -33,7 +32,7 @@ const (
 var fixedMembers = map[string]string{
 	SnapshotName:         "",
 	EncryptionConfigName: layout.EncryptionConfig,
-	ConfigName:           install.ConfigPath,
+	ConfigName:           layout.KeptConfig,
 	JournalName:          layout.Journal,
 }
 

@@ -30,6 +30,7 @@ func Etcd() phases.Phase {
 			if err := prepareEtcdDataDir(c); err != nil {
 				return err
 			}
+			backupBeforeRestart(c, "etcd.service")
 			return startUnits(c, "etcd.service")
 		},
 		Verify: verifyEtcd,

@@ -198,7 +198,9 @@ func FreeSpace(root host.Root, hostDir string) Disk {
 }
 
 // MemAvailableKiB is /proc/meminfo's MemAvailable (0 when unreadable).
-func MemAvailableKiB(root host.Root) uint64 { return meminfo(root.Path("/proc/meminfo"), "MemAvailable") }
+func MemAvailableKiB(root host.Root) uint64 {
+	return meminfo(root.Path("/proc/meminfo"), "MemAvailable")
+}
 
 func sysctlCheck(root host.Root, key, want string) Result {
 	data, err := os.ReadFile(root.Path("/proc/sys/" + strings.ReplaceAll(key, ".", "/")))

@@ -523,7 +523,8 @@ wire_fps() {
 # the cluster running (the timer renews within 30 days; here a 400-day
 # window takes them all): the components come back healthy, every serving
 # certificate on the wire is a new one that the same CA verifies, the CA is
-# unchanged, and CoreDNS's pod did not restart. Before it, the apiserver
+# unchanged, CoreDNS's pod did not restart, and up took a backup before it
+# restarted the running etcd. Before it, the apiserver
 # reaches the kubelet (kubectl logs) with its kubelet-api-admin-only identity.
 s_renew() {
 	need up || return 77
@@ -541,6 +542,8 @@ s_renew() {
 	t=$EPOCHREALTIME
 	k8s renew certs renew --expiring-within 400d || return 1
 	echo "renewal, restarts and health checks took $(since "$t")s"
+	grep -q 'backup before restarting etcd.service: /var/lib/k8s-single/backups/k8s-single-backup-' "$OUT/renew.out" ||
+		{ echo "up restarted a running etcd without taking a backup first"; return 1; }
 	s_status || return 1
 	after=$(wire_fps)
 	echo "$after"

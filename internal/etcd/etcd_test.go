@@ -156,6 +156,29 @@ func TestLiveEtcd(t *testing.T) {
 			t.Errorf("Defragment = %+v; want the 4 MiB freed (after < before)", d)
 		}
 	})
+	t.Run("peer URLs follow a new address", func(t *testing.T) {
+		members, err := c.Members(ctx)
+		if err != nil || len(members) != 1 {
+			t.Fatalf("Members = %+v, %v", members, err)
+		}
+		old := members[0].PeerURLs
+		moved := []string{"https://127.0.0.2:2380"}
+		for i, want := range []bool{true, false} {
+			changed, err := c.EnsurePeerURLs(ctx, "node-a", moved)
+			if err != nil || changed != want {
+				t.Fatalf("EnsurePeerURLs #%d = %v, %v; want changed %v", i+1, changed, err, want)
+			}
+		}
+		if members, _ := c.Members(ctx); !slices.Equal(members[0].PeerURLs, moved) {
+			t.Errorf("peer URLs after the update: %v, want %v", members[0].PeerURLs, moved)
+		}
+		if _, err := c.EnsurePeerURLs(ctx, "node-a", old); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.EnsurePeerURLs(ctx, "other-node", old); err == nil || !strings.Contains(err.Error(), "no member other-node") {
+			t.Errorf("an unknown member: %v", err)
+		}
+	})
 	t.Run("status", func(t *testing.T) {
 		report, err := c.Status(ctx)
 		if err != nil {

@@ -127,6 +127,26 @@ func startUnits(c *phases.Context, unitNames ...string) error {
 	return nil
 }
 
+// enableUnits reloads systemd and enables units for the next boot without
+// starting them.
+func enableUnits(c *phases.Context, unitNames ...string) error {
+	m, err := units.NewManager(c)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := m.DaemonReload(c); err != nil {
+		return err
+	}
+	for _, u := range unitNames {
+		if err := m.Enable(c, u); err != nil {
+			return err
+		}
+		c.Printf("%s enabled (runs at boot)", u)
+	}
+	return nil
+}
+
 // planStart is the dry run's plan of a phase that starts units.
 func planStart(unitNames ...string) func(*phases.Context) []string {
 	return func(*phases.Context) []string {

@@ -11,15 +11,21 @@ import (
 	"github.com/k8s-single/k8s-single/internal/units"
 )
 
-// timerUnit is the renewal timer's unit name.
-const timerUnit = units.CertsRenewalUnit + ".timer"
+// The units the timers phase enables: the renewal timer and the boot check.
+// The boot check is only enabled (it runs at the next boot), never started
+// here: it would run up from within up.
+var (
+	timerUnit     = units.CertsRenewalUnit + ".timer"
+	bootCheckUnit = units.BootCheckUnit + ".service"
+)
 
-// Timers installs k8s-single itself next to the binaries and the daily timer
-// that renews the certificates before they expire.
+// Timers installs k8s-single itself next to the binaries, the daily timer
+// that renews the certificates before they expire, and the boot-time check
+// that re-applies the install when the node's address changed.
 func Timers() phases.Phase {
 	return phases.Phase{
 		Name:      "timers",
-		Short:     "install k8s-single and its daily certificate-renewal timer",
+		Short:     "install k8s-single, its boot-time address check and its daily certificate-renewal timer",
 		DependsOn: []string{"certs"},
 		Inputs: func(c *phases.Context) any {
 			fs, err := timerFiles(c)
@@ -39,11 +45,15 @@ func Timers() phases.Phase {
 			if err := installSelf(c); err != nil {
 				return err
 			}
+			if err := enableUnits(c, bootCheckUnit); err != nil {
+				return err
+			}
 			return startUnits(c, timerUnit)
 		},
-		Undo: func(c *phases.Context) error { return stopUnits(c, timerUnit) },
+		Undo: func(c *phases.Context) error { return stopUnits(c, bootCheckUnit, timerUnit) },
 		Plan: func(c *phases.Context) []string {
-			return []string{"copy k8s-single to " + selfPath(c), "enable and start " + timerUnit}
+			return []string{"copy k8s-single to " + selfPath(c), "enable " + bootCheckUnit + " (runs up at every boot)",
+				"enable and start " + timerUnit}
 		},
 	}
 }

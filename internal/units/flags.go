@@ -165,7 +165,7 @@ const etcdQuotaBytes = 2 << 30
 func etcdFlags(c *config.Cluster, _ Host) map[string]string {
 	local := httpsURL("127.0.0.1", c.Etcd.ClientPort)
 	client := httpsURL(c.Node.Address, c.Etcd.ClientPort)
-	peer := httpsURL(c.Node.Address, c.Etcd.PeerPort)
+	peer := EtcdPeerURL(c)
 	return map[string]string{
 		"name":                        c.Node.Name,
 		"data-dir":                    c.Etcd.DataDir,
@@ -338,6 +338,10 @@ func tlsFlags() map[string]string {
 		"tls-cipher-suites": strings.Join(TLSCipherSuites, ","),
 	}
 }
+
+// EtcdPeerURL is the peer URL etcd listens on and advertises: the node's
+// address.
+func EtcdPeerURL(c *config.Cluster) string { return httpsURL(c.Node.Address, c.Etcd.PeerPort) }
 
 func httpsURL(host string, port int) string {
 	return "https://" + net.JoinHostPort(host, strconv.Itoa(port))

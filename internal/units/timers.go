@@ -22,11 +22,18 @@ const CertsRenewalUnit = "k8s-single-certs"
 // RenewWithin is what the timer passes to `certs renew --expiring-within`.
 const RenewWithin = "30d"
 
-// RenderTimers returns the certificate-renewal service and timer, 0600 like
-// every unit of the install: the service runs k8s-single from installDir
-// (one-shot, after the control plane), the timer fires daily at a random time
-// of the day's first hour and, with Persistent=true, at boot when a run was
-// missed while the machine was off.
+// BootCheckUnit runs `k8s-single up` once at every boot, after the network
+// is up: a no-op (milliseconds) when nothing changed; when the node's address
+// changed (DHCP, a cloned VM) it re-signs what carries the address, rewrites
+// what embeds it and restarts what uses it. It cannot be ordered before etcd:
+// a unit that etcd waits for could not start etcd itself.
+const BootCheckUnit = "k8s-single-ip"
+
+// RenderTimers returns the certificate-renewal service and timer and the
+// boot-time check, 0600 like every unit of the install: the service runs
+// k8s-single from installDir (one-shot, after the control plane), the timer
+// fires daily at a random time of the day's first hour and, with
+// Persistent=true, at boot when a run was missed while the machine was off.
 func RenderTimers(installDir string) ([]File, error) {
 	service := []*unit.UnitOption{
 		unit.NewUnitOption("Unit", "Description", "Renew k8s-single's certificates that expire within "+RenewWithin),
@@ -43,11 +50,20 @@ func RenderTimers(installDir string) ([]File, error) {
 		unit.NewUnitOption("Timer", "Persistent", "true"),
 		unit.NewUnitOption("Install", "WantedBy", "timers.target"),
 	}
+	boot := []*unit.UnitOption{
+		unit.NewUnitOption("Unit", "Description", "Re-apply k8s-single at boot when the node's address (or its config) changed"),
+		unit.NewUnitOption("Unit", "Documentation", "man:k8s-single(1) https://github.com/k8s-single/k8s-single"),
+		unit.NewUnitOption("Unit", "After", "network-online.target"),
+		unit.NewUnitOption("Unit", "Wants", "network-online.target"),
+		unit.NewUnitOption("Service", "Type", "oneshot"),
+		unit.NewUnitOption("Service", "ExecStart", execStart([]string{path.Join(installDir, Self), "up"})),
+		unit.NewUnitOption("Install", "WantedBy", "multi-user.target"),
+	}
 	var files []File
 	for _, u := range []struct {
 		name string
 		opts []*unit.UnitOption
-	}{{CertsRenewalUnit + ".service", service}, {CertsRenewalUnit + ".timer", timer}} {
+	}{{CertsRenewalUnit + ".service", service}, {CertsRenewalUnit + ".timer", timer}, {BootCheckUnit + ".service", boot}} {
 		data, err := io.ReadAll(unit.Serialize(u.opts))
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", u.name, err)

@@ -61,15 +61,36 @@ k8s() {
 declare -a ROWS=() FAILED=() SKIPPED=()
 declare -A RESULT=()
 
+# Across reboots (the reboot and ip-change steps reboot the machine), the
+# steps' results live in STATE on the machine's disk: the scenario, started
+# again at boot, skips the steps done before and runs the rebooting step's
+# NAME_after check of what came back.
+STATE=/var/lib/k8s-smoke/state
+save_state() {
+	mkdir -p "${STATE%/*}"
+	declare -p ROWS FAILED SKIPPED RESULT >"$STATE"
+}
+if [ -s "$STATE" ]; then
+	. "$STATE"
+	log "booted again (uptime $(cut -d' ' -f1 /proc/uptime)s): resuming after the steps done before the reboot"
+fi
+
 # step NAME FUNC: runs FUNC, records PASS (0), SKIP (77) or FAIL (else); a
 # step not in STEPS (when set) is a SKIP without running.
 step() {
 	local name=$1 fn=$2 t rc res d
+	case ${RESULT[$name]:-} in
+	"" | PENDING) ;;
+	*) return 0 ;; # done before a reboot
+	esac
 	printf '\n==> %s  [%s]\n' "$name" "$(date +%T)"
 	t=$EPOCHREALTIME
 	if [ -n "${STEPS:-}" ] && [[ " $STEPS " != *" $name "* ]]; then
 		echo "SKIP: not in STEPS ($STEPS)"
 		rc=77
+	elif [ "${RESULT[$name]:-}" = PENDING ]; then
+		"${fn}_after"
+		rc=$?
 	else
 		"$fn"
 		rc=$?
@@ -500,6 +521,106 @@ s_doctor() {
 	k8s doctor-again doctor || { echo "doctor still finds problems after up"; return 1; }
 }
 
+# reboot_now NAME: records that step NAME reboots the machine and reboots it;
+# the scenario ends here and, booted again, runs NAME's _after check.
+reboot_now() {
+	RESULT[$1]=PENDING
+	save_state
+	touch /run/k8s-smoke-reboot "$SHARE/REBOOT"
+	sync
+	log "rebooting (step $1)"
+	systemctl reboot --no-block
+	sleep infinity
+}
+
+# boot_check waits for k8s-single-ip.service (k8s-single up at every boot) to
+# finish, prints its log and fails unless it succeeded.
+boot_check() {
+	local i
+	for i in $(seq 1 600); do
+		[ "$(systemctl show -P ActiveState k8s-single-ip.service)" = activating ] || break
+		sleep 0.5
+	done
+	journalctl -b -u k8s-single-ip.service --no-pager -o cat >"$OUT/boot-check.out"
+	sed 's/^/  | /' "$OUT/boot-check.out" | tail -n 60
+	[ "$(systemctl show -P Result k8s-single-ip.service)" = success ] ||
+		{ echo "k8s-single-ip.service (up at boot) did not succeed"; return 1; }
+}
+
+# back_after_boot: every component healthy and the objects intact; prints
+# how long after the boot.
+back_after_boot() {
+	s_status >"$OUT/after-boot.status" 2>&1 || { cat "$OUT/after-boot.status"; return 1; }
+	echo "every component healthy at uptime $(cut -d' ' -f1 /proc/uptime)s (systemd reached multi-user.target $(systemctl show -P ActiveEnterTimestampMonotonic multi-user.target | awk '{ printf "%.1f", $1 / 1e6 }')s after the kernel)"
+	day2_intact || return 1
+	run kubectl get pods -A -o wide
+}
+
+# reboot: power the machine off and boot the same disk: everything comes
+# back by itself (no command run but up at boot, a no-op), the objects are
+# intact, the pods run again.
+s_reboot() {
+	need up || return 77
+	day2_objects || return 1
+	reboot_now reboot
+}
+s_reboot_after() {
+	boot_check || return 1
+	grep -q ' 0 ran,' "$OUT/boot-check.out" || { echo "up at boot ran phases although nothing changed"; return 1; }
+	back_after_boot
+}
+
+# ip-change: the node moves to another address (its config does not pin
+# node.address: the default route's address is used) and reboots: up at
+# boot re-signs only the certificates that carry the address, the CA stays,
+# and the Node, etcd's member and the kubernetes Service's endpoints follow.
+NEW_IP_FILE=/var/lib/k8s-smoke/new-ip
+s_ip_change() {
+	need up || return 77
+	day2_objects || return 1
+	local new=${NODE_IP%.*}.$((${NODE_IP##*.} + 1)) f
+	mkdir -p /var/lib/k8s-smoke/certs-before
+	for f in /etc/kubernetes/pki/*.crt /etc/kubernetes/pki/etcd/*.crt; do
+		sha256sum "$f" | cut -d' ' -f1 >"/var/lib/k8s-smoke/certs-before/$(echo "${f#/etc/kubernetes/pki/}" | tr / _)"
+	done
+	echo "$new" >"$NEW_IP_FILE"
+	sed -i "s#$NODE_IP/24#$new/24#; s#Node IP $NODE_IP#Node IP $new#" /etc/systemd/system/node-net.service
+	sed -i "s#^$NODE_IP #$new #" /etc/hosts
+	sed -i '/^  address: /d' /etc/k8s-single/config.yaml
+	echo "node0 moves from $NODE_IP to $new; the kept config no longer pins node.address"
+	reboot_now ip-change
+}
+s_ip_change_after() {
+	local new f name changed=() pki=/etc/kubernetes/pki
+	new=$(cat "$NEW_IP_FILE")
+	ip -br addr show node0 | grep -qw "$new" || { echo "node0 does not have $new"; return 1; }
+	boot_check || return 1
+	back_after_boot || return 1
+	for f in /var/lib/k8s-smoke/certs-before/*; do
+		name=$(basename "$f" | tr _ /)
+		[ "$(sha256sum "$pki/$name" | cut -d' ' -f1)" = "$(cat "$f")" ] || changed+=("$name")
+	done
+	echo "re-signed: ${changed[*]}"
+	for name in ca.crt front-proxy-ca.crt etcd/ca.crt admin.crt controller-manager.crt scheduler.crt apiserver-etcd-client.crt; do
+		[[ " ${changed[*]} " == *" $name "* ]] && { echo "$name changed, although it does not carry the address"; return 1; }
+	done
+	for name in apiserver.crt etcd/server.crt etcd/peer.crt kubelet.crt; do
+		[[ " ${changed[*]} " == *" $name "* ]] || { echo "$name was not re-signed for $new"; return 1; }
+	done
+	[ -n "$(wire_fp "$new:6443" -CAfile $pki/ca.crt)" ] || { echo "the apiserver on $new does not verify against the CA"; return 1; }
+	[ "$(kubectl get node "$NODE_NAME" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')" = "$new" ] ||
+		{ echo "the Node's InternalIP is not $new"; run kubectl get node -o wide; return 1; }
+	run k8s-single etcd members
+	k8s-single etcd members -w json | jq -e --arg u "https://$new:2380" 'any(.[]; .peerURLs == [$u])' >/dev/null ||
+		{ echo "etcd's member does not advertise https://$new:2380"; return 1; }
+	local t=$EPOCHREALTIME
+	until [ "$(kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes -o jsonpath='{.items[*].endpoints[*].addresses[*]}')" = "$new" ]; do
+		awk -v a="$(since "$t")" 'BEGIN { exit !(a > 60) }' && { echo "the kubernetes Service's endpoints are not $new"; run kubectl get endpointslices -A; return 1; }
+		sleep 1
+	done
+	echo "Node, etcd member, kubernetes endpoints and serving certificates are on $new; the CA is unchanged"
+}
+
 # wire_fp HOST:PORT [openssl s_client args]: the SHA-256 fingerprint of the
 # certificate a server presents, verified against the cluster CA.
 wire_fp() {
@@ -629,7 +750,8 @@ s_backup_restore() {
 # The steps in order: name and function.
 SCENARIO_STEPS=(boot:s_boot up:s_up phase-list:s_phase_list noop-up:s_noop kill-mid-phase:s_kill
 	resume:s_resume etcd-health:s_etcd_health status:s_status nodes:s_nodes pods:s_pods
-	metrics:s_metrics dashboard:s_dashboard kill-daemons:s_kill_daemons doctor:s_doctor renew:s_renew backup-restore:s_backup_restore reset:s_reset up-after-reset:s_up_again)
+	metrics:s_metrics dashboard:s_dashboard kill-daemons:s_kill_daemons doctor:s_doctor renew:s_renew backup-restore:s_backup_restore reset:s_reset up-after-reset:s_up_again
+	reboot:s_reboot ip-change:s_ip_change)
 log "k8s-smoke scenario start (node $NODE_NAME $NODE_IP)"
 for name in ${STEPS:-}; do
 	if [[ " ${SCENARIO_STEPS[*]} " != *" $name:"* ]]; then

@@ -660,6 +660,8 @@ s_renew() {
 	before=$(wire_fps)
 	echo "$before"
 	if grep -q '=$' <<<"$before"; then echo "a serving certificate did not verify against its CA before the renewal"; return 1; fi
+	# Earlier steps' runs left backups up counts as fresh: it must make its own.
+	rm -f /var/lib/k8s-single/backups/k8s-single-backup-*
 	t=$EPOCHREALTIME
 	k8s renew certs renew --expiring-within 400d || return 1
 	echo "renewal, restarts and health checks took $(since "$t")s"

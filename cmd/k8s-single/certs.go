@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/k8s-single/k8s-single/internal/certs"
+	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/install"
-	"github.com/k8s-single/k8s-single/internal/kubeconfig"
 	"github.com/k8s-single/k8s-single/internal/printer"
 )
 
@@ -29,37 +29,54 @@ func newCertsCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printer.Print(cmd.OutOrStdout(), output, certs.ExpiryReport(report))
+			if err := printer.Print(cmd.OutOrStdout(), output, certs.ExpiryReport(report)); err != nil {
+				return err
+			}
+			if output == "table" {
+				for _, w := range certs.Warnings(report, certs.WarnWithin) {
+					fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: "+w)
+				}
+			}
+			return nil
 		},
 	}
 	check.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	var expiringWithin string
 	renew := &cobra.Command{
-		Use:   "renew NAME...|all",
-		Short: "Re-sign leaf certificates with the same subject and usages; the CAs are kept",
-		Long: `renew re-signs the named leaf certificates (or all of them) from their CA and
-rewrites the kubeconfigs that embed them. The in-cluster serving certificates
-(dashboard, metrics-server) are re-signed with the names they carry; "all"
-renews those that exist. Restart the components afterwards (k8s-single up
---from etcd) so they load the new certificates; that run also re-applies the
-dashboard-tls and metrics-server-tls Secrets, which rolls those pods.`,
-		Example: "  k8s-single certs renew all\n  k8s-single certs renew apiserver etcd/server\n  k8s-single certs renew metrics-server",
-		Args:    cobra.MinimumNArgs(1),
+		Use:   "renew NAME...|all|--expiring-within DURATION",
+		Short: "Re-sign leaf certificates and restart what reads them; the CAs are kept",
+		Long: `renew re-signs the named leaf certificates (or all of them, or those with less
+than --expiring-within left) from their CA with the same subject and usages, and
+rewrites the kubeconfigs that embed them. On an installed node it then runs up, which
+restarts exactly the phases whose files changed, in order (etcd, the control plane,
+the kubelet and kube-proxy), waits for each to be healthy and re-applies the
+dashboard-tls and metrics-server-tls Secrets. The daily k8s-single-certs.timer runs
+"renew --expiring-within 30d". CAs are never renewed.`,
+		Example: "  k8s-single certs renew all\n  k8s-single certs renew apiserver etcd/server\n" +
+			"  k8s-single certs renew --expiring-within 30d",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := install.RenewOptions{Names: args}
+			switch {
+			case expiringWithin != "" && len(args) > 0:
+				return fmt.Errorf("name certificates or give --expiring-within, not both")
+			case expiringWithin != "":
+				d, err := config.ParseDuration(expiringWithin)
+				if err != nil {
+					return fmt.Errorf("--expiring-within %q: %w", expiringWithin, err)
+				}
+				opts.ExpiringWithin = d
+			case len(args) == 0:
+				return fmt.Errorf("name the certificates to renew, \"all\", or --expiring-within 30d")
+			}
 			cfg, err := g.loadConfig()
 			if err != nil {
 				return err
 			}
-			res, err := certs.Renew(g.hostRoot(), install.CertParams(cfg), args, time.Now())
-			if err != nil {
-				return err
-			}
-			if _, err := kubeconfig.Ensure(g.hostRoot(), cfg); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "renewed %d certificates; restart the components to load them: k8s-single up --from etcd\n", len(res.Actions))
-			return nil
+			_, err = install.RenewCertificates(cmd.Context(), g.hostRoot(), cmd.OutOrStdout(), g.verbose, cfg, opts)
+			return err
 		},
 	}
+	renew.Flags().StringVar(&expiringWithin, "expiring-within", "", "renew only the leaves with less than this left (30d, 720h)")
 	cmd.AddCommand(check, renew)
 	return cmd
 }

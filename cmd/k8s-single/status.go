@@ -35,6 +35,11 @@ func newStatusCommand(g *globals) *cobra.Command {
 			if err := printer.Print(cmd.OutOrStdout(), output, report); err != nil {
 				return err
 			}
+			if output == printer.FormatTable {
+				for _, w := range report.Warnings {
+					fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: "+w)
+				}
+			}
 			if bad := report.Unhealthy(); len(bad) > 0 {
 				return fmt.Errorf("unhealthy: %s", strings.Join(bad, ", "))
 			}

@@ -38,7 +38,7 @@ func testTLS(t *testing.T, c *config.Cluster) (TLS, *certs.KeyPair) {
 	t.Helper()
 	root, now := host.Root(t.TempDir()), time.Now()
 	p := certs.ParamsFromConfig(c, "node-1", false)
-	if _, err := certs.Ensure(root, p, now); err != nil {
+	if _, err := certs.Ensure(root, p, now, nil); err != nil {
 		t.Fatal(err)
 	}
 	kp, _, _, err := certs.EnsureServing(root, MetricsServerCert(c), p, now)
@@ -142,8 +142,23 @@ func TestCoreDNSUsesTheConfig(t *testing.T) {
 		t.Errorf("coredns image %s is not the bundle's", ctr.Image)
 	}
 	sc := ctr.SecurityContext
-	if sc == nil || *sc.AllowPrivilegeEscalation || !*sc.ReadOnlyRootFilesystem || len(sc.Capabilities.Add) != 1 || sc.Capabilities.Add[0] != "NET_BIND_SERVICE" || sc.Capabilities.Drop[0] != "ALL" {
-		t.Errorf("coredns security context %+v: want no escalation, read-only root, only NET_BIND_SERVICE", sc)
+	if sc == nil || *sc.AllowPrivilegeEscalation || !*sc.ReadOnlyRootFilesystem || len(sc.Capabilities.Add) != 0 || sc.Capabilities.Drop[0] != "ALL" {
+		t.Errorf("coredns security context %+v: want no escalation, read-only root, no capabilities", sc)
+	}
+	// Restricted Pod Security: non-root, the runtime's seccomp profile; it
+	// then listens on an unprivileged port behind the Service's port 53.
+	psc := d.Spec.Template.Spec.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 ||
+		psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("coredns pod security context %+v: want runAsNonRoot, a non-zero uid, RuntimeDefault seccomp", psc)
+	}
+	if !strings.Contains(cm.Data["Corefile"], ".:1053 {") || ctr.Ports[0].ContainerPort != 1053 {
+		t.Errorf("CoreDNS does not listen on 1053: port %d\n%s", ctr.Ports[0].ContainerPort, cm.Data["Corefile"])
+	}
+	for _, p := range svc.Spec.Ports[:2] {
+		if p.Port != 53 || p.TargetPort.StrVal != p.Name {
+			t.Errorf("kube-dns port %+v: want 53 to the named container port", p)
+		}
 	}
 }
 

@@ -43,7 +43,7 @@ func testParams(alg string) Params {
 func ensure(t testing.TB, p Params, now time.Time) (host.Root, Result) {
 	t.Helper()
 	root := host.Root(t.TempDir())
-	res, err := Ensure(root, p, now)
+	res, err := Ensure(root, p, now, nil)
 	if err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
@@ -146,7 +146,7 @@ func TestEnsureCertificateContents(t *testing.T) {
 			dns: []string{"vm-1", "node-1", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 				"kubernetes.default.svc.cluster.local", "localhost", "api.example.com"},
 			ips: []string{"192.168.56.10", "127.0.0.1", "::1", "10.96.0.1", "203.0.113.7"}},
-		{name: "apiserver-kubelet-client", ca: "ca", cn: "kube-apiserver-kubelet-client", o: []string{"kubeadm:cluster-admins"}, usages: client},
+		{name: "apiserver-kubelet-client", ca: "ca", cn: "kube-apiserver-kubelet-client", usages: client},
 		{name: "front-proxy-client", ca: "front-proxy-ca", cn: "front-proxy-client", usages: client},
 		{name: "etcd/server", ca: "etcd/ca", cn: "node-1", dns: etcdDNS, ips: etcdIPs, usages: both},
 		{name: "etcd/peer", ca: "etcd/ca", cn: "node-1", dns: etcdDNS, ips: etcdIPs, usages: both},
@@ -158,6 +158,8 @@ func TestEnsureCertificateContents(t *testing.T) {
 		{name: "scheduler", ca: "ca", cn: "system:kube-scheduler", usages: client},
 		{name: "kube-proxy", ca: "ca", cn: "system:kube-proxy", o: []string{"system:node-proxier"}, usages: client},
 		{name: "kubelet-client", ca: "ca", cn: "system:node:node-1", o: []string{"system:nodes"}, usages: client},
+		{name: "controller-manager-serving", ca: "ca", cn: "kube-controller-manager", dns: []string{"localhost"}, ips: []string{"127.0.0.1", "::1"}, usages: server},
+		{name: "scheduler-serving", ca: "ca", cn: "kube-scheduler", dns: []string{"localhost"}, ips: []string{"127.0.0.1", "::1"}, usages: server},
 		{name: "kubelet", ca: "ca", cn: "node-1", dns: []string{"node-1", "vm-1"}, ips: []string{"192.168.56.10", "127.0.0.1"}, usages: server},
 	}
 	now := time.Date(2026, 3, 1, 12, 0, 30, 500, time.UTC)
@@ -285,7 +287,7 @@ func TestSecondEnsureKeepsEveryByte(t *testing.T) {
 	root, first := ensure(t, p, now)
 	before := snapshot(t, root)
 	caSum := sha256.Sum256(readCert(t, root, "ca").Raw)
-	second, err := Ensure(root, p, now.Add(time.Hour))
+	second, err := Ensure(root, p, now.Add(time.Hour), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +313,7 @@ func TestNodeAddressChangeReSignsOnlyItsCerts(t *testing.T) {
 	root, _ := ensure(t, p, now)
 	before := snapshot(t, root)
 	p.NodeAddress = "192.168.56.20"
-	res, err := Ensure(root, p, now)
+	res, err := Ensure(root, p, now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +372,7 @@ func TestEnsureReSignsBrokenLeaves(t *testing.T) {
 			now := time.Now()
 			root, _ := ensure(t, p, now)
 			tt.breakIt(t, root)
-			res, err := Ensure(root, p, now.Add(tt.now))
+			res, err := Ensure(root, p, now.Add(tt.now), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -408,7 +410,7 @@ func TestHalfPresentCAOrServiceAccountKeyIsAnError(t *testing.T) {
 		want         []string
 	}{
 		{"CA cert without key", layout.Key("ca"), []string{"exists without its key", "restore"}},
-		{"CA key without cert", layout.Cert("etcd/ca"), []string{"exists without its certificate", "delete"}},
+		{"CA key without cert", layout.Cert("etcd/ca"), []string{"exists without its certificate", "restore"}},
 		{"sa.pub without sa.key", layout.ServiceAccountKey, []string{"sa.pub exists without", "restore"}},
 	}
 	for _, tt := range tests {
@@ -417,7 +419,7 @@ func TestHalfPresentCAOrServiceAccountKeyIsAnError(t *testing.T) {
 			root, _ := ensure(t, p, time.Now())
 			removeFile(t, root, tt.remove)
 			before := snapshot(t, root)
-			_, err := Ensure(root, p, time.Now())
+			_, err := Ensure(root, p, time.Now(), nil)
 			if err == nil {
 				t.Fatal("Ensure succeeded, want an error")
 			}
@@ -433,12 +435,75 @@ func TestHalfPresentCAOrServiceAccountKeyIsAnError(t *testing.T) {
 	}
 }
 
+// TestHalfPairNeverRecordedIsMadeAnew: a run killed between writing a CA's
+// key and its certificate (or sa.key and sa.pub) never recorded them, so
+// nothing was signed with them: the next run makes the pair anew instead of
+// asking the user to delete a key by hand.
+func TestHalfPairNeverRecordedIsMadeAnew(t *testing.T) {
+	for _, tt := range []struct{ name, remove, action string }{
+		{"CA key without cert", layout.Cert("ca"), "ca"},
+		{"etcd CA cert without key", layout.Key("etcd/ca"), "etcd/ca"},
+		{"sa.pub without sa.key", layout.ServiceAccountKey, "sa"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testParams("ecdsa-p256")
+			root := host.Root(t.TempDir())
+			if _, err := Ensure(root, p, time.Now(), nil); err != nil {
+				t.Fatal(err)
+			}
+			// What a kill between the two writes of a first run leaves.
+			removeFile(t, root, tt.remove)
+			never := func(string) bool { return false }
+			res, err := Ensure(root, p, time.Now(), never)
+			if err != nil {
+				t.Fatalf("Ensure after an interrupted first run: %v", err)
+			}
+			if res.Actions[tt.action] != Created {
+				t.Errorf("%s: %s, want created", tt.action, res.Actions[tt.action])
+			}
+			if _, err := os.Stat(root.Path(tt.remove)); err != nil {
+				t.Errorf("%s not made: %v", tt.remove, err)
+			}
+		})
+	}
+}
+
+// TestKeptFilesGetTheirModesBack: a key chmod-ed 0644 and a certificate
+// chmod-ed 0600 are kept (same bytes) with 0600 and 0644 again.
+func TestKeptFilesGetTheirModesBack(t *testing.T) {
+	p := testParams("ecdsa-p256")
+	root, _ := ensure(t, p, time.Now())
+	for path, mode := range map[string]os.FileMode{layout.Key("ca"): 0o644, layout.Cert("apiserver"): 0o600,
+		layout.Key("etcd/server"): 0o666, layout.ServiceAccountKey: 0o644} {
+		if err := os.Chmod(root.Path(path), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := snapshot(t, root)
+	res, err := Ensure(root, p, time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, mode := range map[string]os.FileMode{layout.Key("ca"): 0o600, layout.Cert("apiserver"): 0o644,
+		layout.Key("etcd/server"): 0o600, layout.ServiceAccountKey: 0o600} {
+		if st, _ := os.Stat(root.Path(path)); st.Mode().Perm() != mode {
+			t.Errorf("%s has mode %04o after Ensure, want %04o", path, st.Mode().Perm(), mode)
+		}
+	}
+	if res.Actions["ca"] != Kept || res.Actions["apiserver"] != Kept {
+		t.Errorf("actions %v, want the pairs kept", res.Actions)
+	}
+	if diff := changed(before, snapshot(t, root)); len(diff) > 0 {
+		t.Errorf("content changed: %v", diff)
+	}
+}
+
 func TestExpiredCAIsAnError(t *testing.T) {
 	p := testParams("ecdsa-p256")
 	now := time.Now()
 	root, _ := ensure(t, p, now)
 	before := snapshot(t, root)
-	_, err := Ensure(root, p, now.Add(p.CAValidity+time.Hour))
+	_, err := Ensure(root, p, now.Add(p.CAValidity+time.Hour), nil)
 	if err == nil || !strings.Contains(err.Error(), "CA ca expired") || !strings.Contains(err.Error(), "move "+root.Path(layout.Cert("ca"))) {
 		t.Errorf("Ensure after the CA expired = %v, want an error saying how to replace it", err)
 	}
@@ -455,7 +520,7 @@ func TestServiceAccountPubIsReDerived(t *testing.T) {
 	root, _ := ensure(t, p, time.Now())
 	want, _ := root.ReadFile(layout.ServiceAccountPubKey)
 	removeFile(t, root, layout.ServiceAccountPubKey)
-	res, err := Ensure(root, p, time.Now())
+	res, err := Ensure(root, p, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +541,7 @@ func TestKeyAlgorithmChangeReSignsLeavesKeepsCAs(t *testing.T) {
 	p := testParams("ecdsa-p256")
 	root, _ := ensure(t, p, time.Now())
 	p.KeyAlgorithm = "rsa-2048"
-	res, err := Ensure(root, p, time.Now())
+	res, err := Ensure(root, p, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +580,7 @@ func TestRenew(t *testing.T) {
 	if res.Actions["apiserver"] != ReSigned || len(res.Actions) != 2 {
 		t.Errorf("Actions %v, want apiserver and admin re-signed", res.Actions)
 	}
-	again, err := Ensure(root, p, now.Add(time.Hour))
+	again, err := Ensure(root, p, now.Add(time.Hour), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -612,7 +677,7 @@ func TestParamsErrors(t *testing.T) {
 	for _, tt := range tests {
 		p := testParams("ecdsa-p256")
 		tt.edit(&p)
-		if _, err := Ensure(host.Root(t.TempDir()), p, time.Now()); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, err := Ensure(host.Root(t.TempDir()), p, time.Now(), nil); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Ensure = %v, want an error naming %s", err, tt.want)
 		}
 	}
@@ -645,7 +710,7 @@ func BenchmarkEnsure(b *testing.B) {
 		b.Run(alg, func(b *testing.B) {
 			p := testParams(alg)
 			for b.Loop() {
-				if _, err := Ensure(host.Root(b.TempDir()), p, time.Now()); err != nil {
+				if _, err := Ensure(host.Root(b.TempDir()), p, time.Now(), nil); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"time"
 
@@ -19,8 +20,15 @@ import (
 // it creates what is missing, keeps every CA whose key exists and every leaf
 // that still matches its spec (byte for byte), and re-signs, with a new key,
 // a leaf that no longer matches (SANs, subject, usages, issuer, key algorithm,
-// key, or expired). A second run with the same p writes nothing.
-func Ensure(root host.Root, p Params, now time.Time) (Result, error) {
+// key, or expired). A second run with the same p writes nothing but the
+// modes of kept files (keys 0600, certificates 0644, PKI dirs 0700), which it
+// puts back. Half a CA or service-account pair that recorded says was never
+// recorded (a run killed between its two writes) is made anew; with recorded
+// nil every file counts as recorded, and half a pair is always an error.
+func Ensure(root host.Root, p Params, now time.Time, recorded Recorded) (Result, error) {
+	if recorded == nil {
+		recorded = func(string) bool { return true }
+	}
 	kr, err := p.keyRequest()
 	if err != nil {
 		return Result{}, err
@@ -32,7 +40,7 @@ func Ensure(root host.Root, p Params, now time.Time) (Result, error) {
 	cas := map[string]*KeyPair{}
 	for _, s := range Specs(p) {
 		if s.IsCA {
-			cas[s.Name], err = ensureCA(root, s, kr, p, now, &res)
+			cas[s.Name], err = ensureCA(root, s, kr, p, now, recorded, &res)
 		} else {
 			err = ensureLeaf(root, s, cas[s.CA], kr, p, now, &res)
 		}
@@ -40,8 +48,12 @@ func Ensure(root host.Root, p Params, now time.Time) (Result, error) {
 			return res, err
 		}
 	}
-	return res, ensureServiceAccountKey(root, kr, &res)
+	return res, ensureServiceAccountKey(root, kr, recorded, &res)
 }
+
+// Recorded reports whether the install's journal recorded a host path as
+// written by an earlier, completed step.
+type Recorded func(hostPath string) bool
 
 // makePKIDirs creates the PKI directories 0700, and sets that mode on existing
 // ones; a missing /etc/kubernetes is created 0755, an existing one is left alone.
@@ -64,23 +76,32 @@ func makePKIDirs(root host.Root) error {
 }
 
 // ensureCA loads a CA, or creates it when neither its certificate nor its key
-// exists. Half a CA is an error: replacing it would orphan every cert it signed.
-func ensureCA(root host.Root, s Spec, kr *csr.KeyRequest, p Params, now time.Time, res *Result) (*KeyPair, error) {
+// exists. Half a CA is an error (replacing it would orphan every cert it
+// signed) unless neither half was ever recorded: then a run was killed while
+// creating it, nothing was signed with it, and it is made anew.
+func ensureCA(root host.Root, s Spec, kr *csr.KeyRequest, p Params, now time.Time, recorded Recorded, res *Result) (*KeyPair, error) {
 	hasCert, hasKey, err := presence(root, s.Name)
 	if err != nil {
 		return nil, err
 	}
 	crt, key := root.Path(layout.Cert(s.Name)), root.Path(layout.Key(s.Name))
+	reason := ""
+	if hasCert != hasKey && !recorded(layout.Cert(s.Name)) && !recorded(layout.Key(s.Name)) {
+		hasCert, hasKey, reason = false, false, "half of it was left by an interrupted run that never recorded it"
+	}
 	switch {
 	case hasCert && !hasKey:
 		return nil, fmt.Errorf("CA certificate %s exists without its key %s: restore the key from your backup; "+
 			"k8s-single never replaces a CA (every certificate it signed would stop verifying)", crt, key)
 	case hasKey && !hasCert:
-		return nil, fmt.Errorf("CA key %s exists without its certificate %s: restore the certificate from your backup, "+
-			"or, if an earlier run was interrupted while creating this CA, delete %s and run again", key, crt, key)
+		return nil, fmt.Errorf("CA key %s exists without its certificate %s: restore the certificate from your backup; "+
+			"k8s-single never replaces a CA it recorded (every certificate it signed would stop verifying)", key, crt)
 	case hasCert:
 		ca, err := loadCA(root, s.Name, now)
 		if err != nil {
+			return nil, err
+		}
+		if err := keepModes(root, s.Name); err != nil {
 			return nil, err
 		}
 		res.record(s.Name, Kept, "", layout.Key(s.Name), layout.Cert(s.Name))
@@ -94,8 +115,33 @@ func ensureCA(root host.Root, s Spec, kr *csr.KeyRequest, p Params, now time.Tim
 	if err != nil {
 		return nil, err
 	}
-	res.record(s.Name, Created, "", files...)
+	res.record(s.Name, Created, reason, files...)
 	return ca, nil
+}
+
+// keepModes puts back the modes of a kept pair: key 0600, certificate 0644.
+func keepModes(root host.Root, name string) error {
+	for path, mode := range map[string]os.FileMode{layout.Key(name): layout.ModePrivate, layout.Cert(name): layout.ModePublic} {
+		if err := keepMode(root, path, mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keepMode sets a kept file's mode when it differs.
+func keepMode(root host.Root, hostPath string, mode os.FileMode) error {
+	st, err := os.Stat(root.Path(hostPath))
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm() == mode {
+		return nil
+	}
+	if err := os.Chmod(root.Path(hostPath), mode); err != nil {
+		return fmt.Errorf("set the mode of %s to %04o: %w", root.Path(hostPath), mode, err)
+	}
+	return nil
 }
 
 // loadCA loads an existing CA and checks that it can still sign.
@@ -147,7 +193,7 @@ func keepOrIssue(root host.Root, s Spec, ca *KeyPair, kr *csr.KeyRequest, p Para
 		if err != nil {
 			reason = err.Error()
 		} else if reason = stale(kp); reason == "" {
-			return kp, Kept, "", nil
+			return kp, Kept, "", keepModes(root, s.Name)
 		}
 	}
 	kp, err := issue(s, ca, kr, p, now)
@@ -213,16 +259,20 @@ func ipStrings(ips []net.IP) []string {
 
 // ensureServiceAccountKey creates sa.key/sa.pub, or keeps sa.key and
 // re-derives sa.pub from it when it is missing or stale. sa.pub without
-// sa.key is an error: a new pair would invalidate every issued token. An
+// sa.key is an error (a new pair would invalidate every issued token) unless
+// sa.key was never recorded (a run killed between the two writes). An
 // existing sa.key is kept whatever its algorithm, for the same reason.
-func ensureServiceAccountKey(root host.Root, kr *csr.KeyRequest, res *Result) error {
+func ensureServiceAccountKey(root host.Root, kr *csr.KeyRequest, recorded Recorded, res *Result) error {
 	files := []string{layout.ServiceAccountKey, layout.ServiceAccountPubKey}
 	hasKey, err := exists(root, files[0])
 	if err != nil {
 		return err
 	}
 	if !hasKey {
-		return createServiceAccountKey(root, kr, res, files)
+		return createServiceAccountKey(root, kr, recorded(files[0]), res, files)
+	}
+	if err := keepMode(root, files[0], layout.ModePrivate); err != nil {
+		return err
 	}
 	key, err := loadServiceAccountKey(root)
 	if err != nil {
@@ -234,7 +284,7 @@ func ensureServiceAccountKey(root host.Root, kr *csr.KeyRequest, res *Result) er
 	}
 	if old, err := root.ReadFile(files[1]); err == nil && bytes.Equal(old, pubPEM) {
 		res.record("sa", Kept, "", files...)
-		return nil
+		return keepMode(root, files[1], layout.ModePublic)
 	}
 	if err := root.WriteFile(files[1], pubPEM, layout.ModePublic, layout.ModePrivateDir); err != nil {
 		return err
@@ -257,12 +307,12 @@ func loadServiceAccountKey(root host.Root) (crypto.Signer, error) {
 	return key, nil
 }
 
-func createServiceAccountKey(root host.Root, kr *csr.KeyRequest, res *Result, files []string) error {
+func createServiceAccountKey(root host.Root, kr *csr.KeyRequest, keyRecorded bool, res *Result, files []string) error {
 	hasPub, err := exists(root, files[1])
 	if err != nil {
 		return err
 	}
-	if hasPub {
+	if hasPub && keyRecorded {
 		return fmt.Errorf("%s exists without %s: restore sa.key from your backup, or delete sa.pub to make a new pair "+
 			"(service-account tokens already issued will stop working)", root.Path(files[1]), root.Path(files[0]))
 	}

@@ -41,6 +41,9 @@ func Renew(root host.Root, p Params, names []string, now time.Time) (Result, err
 			} else if err != nil {
 				return nil, fmt.Errorf("renew %s: %w", name, err)
 			}
+			if err := keepModes(root, ca); err != nil {
+				return nil, err
+			}
 		}
 		return cas[ca], nil
 	}
@@ -116,6 +119,13 @@ type Expiry struct {
 	// Residual is the time left at the report's now; negative once expired.
 	Residual time.Duration
 	IsCA     bool
+	// Rotated marks the kubelet's own rotated client certificate (at Path),
+	// which k8s-single reports but the kubelet renews.
+	Rotated bool   `json:",omitempty"`
+	Path    string `json:",omitempty"`
+	// Unused marks a certificate nothing reads any more: the
+	// bootstrap kubelet-client once the kubelet rotated its own.
+	Unused bool `json:",omitempty"`
 }
 
 // CheckExpiration reports every certificate of the PKI, CAs first, with its CA
@@ -152,6 +162,18 @@ func CheckExpiration(root host.Root, now time.Time) ([]Expiry, error) {
 			return out, fmt.Errorf("%w; delete it and its key, and %s", err, servingOwner(name))
 		}
 		out = append(out, Expiry{Name: name, CA: "ca", NotAfter: cert.NotAfter, Residual: cert.NotAfter.Sub(now)})
+	}
+	kubelet, err := kubeletInUse(root, now)
+	if err != nil {
+		return out, err
+	}
+	if kubelet != nil {
+		for i := range out {
+			if out[i].Name == "kubelet-client" {
+				out[i].Unused = true
+			}
+		}
+		out = append(out, *kubelet)
 	}
 	if len(missing) > 0 {
 		return out, fmt.Errorf("missing certificates: %s; run `k8s-single phase run certs` to create them", strings.Join(missing, ", "))

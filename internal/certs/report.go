@@ -2,6 +2,7 @@ package certs
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -17,9 +18,19 @@ func (r ExpiryReport) Table() ([]string, [][]string) {
 		if e.IsCA {
 			ca = "(CA)"
 		}
-		rows[i] = []string{e.Name, e.NotAfter.UTC().Format("Jan 02, 2006 15:04 MST"), residual(e.Residual), ca}
+		note := ""
+		switch {
+		case e.Unused:
+			note = "not in use: the kubelet rotated its own"
+		case e.Rotated:
+			note = "in use, renewed by the kubelet: " + e.Path
+		}
+		if e.Residual < WarnWithin {
+			note = strings.TrimPrefix(note+"; WARNING: under 30 days left", "; ")
+		}
+		rows[i] = []string{e.Name, e.NotAfter.UTC().Format("Jan 02, 2006 15:04 MST"), residual(e.Residual), ca, note}
 	}
-	return []string{"CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CERTIFICATE AUTHORITY"}, rows
+	return []string{"CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CERTIFICATE AUTHORITY", "NOTE"}, rows
 }
 
 // residual prints time left the way kubeadm does: 364d, 9y, or <invalid>.

@@ -168,7 +168,7 @@ func TestServingKeptOrReIssued(t *testing.T) {
 		{name: "new CA", wantReason: "not signed by the current ca", s: withIP, p: rsa, before: func() {
 			removeFile(t, root, layout.Cert("ca"))
 			removeFile(t, root, layout.Key("ca"))
-			if _, err := Ensure(root, rsa, now); err != nil {
+			if _, err := Ensure(root, rsa, now, nil); err != nil {
 				t.Fatal(err)
 			}
 			caBefore = snapshot(t, root)["etc/kubernetes/pki/ca.crt"]

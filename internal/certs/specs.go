@@ -47,7 +47,9 @@ func Specs(p Params) []Spec {
 		{Name: "front-proxy-ca", CommonName: "front-proxy-ca", IsCA: true},
 		{Name: "etcd/ca", CommonName: "etcd-ca", IsCA: true},
 		apiserverSpec(p, nodeIP, loopback),
-		{Name: "apiserver-kubelet-client", CA: "ca", CommonName: "kube-apiserver-kubelet-client", Organization: admins, Usages: clientAuth},
+		// No group: RBAC binds this user to system:kubelet-api-admin only
+		// (kubeadm's kubeadm:apiserver-kubelet-client), not cluster-admin.
+		{Name: "apiserver-kubelet-client", CA: "ca", CommonName: "kube-apiserver-kubelet-client", Usages: clientAuth},
 		{Name: "front-proxy-client", CA: "front-proxy-ca", CommonName: "front-proxy-client", Usages: clientAuth},
 		{Name: "etcd/server", CA: "etcd/ca", CommonName: p.NodeName, DNSNames: etcdDNS, IPs: etcdIPs, Usages: bothAuth},
 		{Name: "etcd/peer", CA: "etcd/ca", CommonName: p.NodeName, DNSNames: etcdDNS, IPs: etcdIPs, Usages: bothAuth},
@@ -59,11 +61,20 @@ func Specs(p Params) []Spec {
 		{Name: "scheduler", CA: "ca", CommonName: "system:kube-scheduler", Usages: clientAuth},
 		{Name: "kube-proxy", CA: "ca", CommonName: "system:kube-proxy", Organization: []string{"system:node-proxier"}, Usages: clientAuth},
 		{Name: "kubelet-client", CA: "ca", CommonName: "system:node:" + p.NodeName, Organization: []string{"system:nodes"}, Usages: clientAuth},
+		// The controller-manager's and the scheduler's secure ports (loopback
+		// only) present these, so health probes verify them against the CA.
+		loopbackServing("controller-manager-serving", "kube-controller-manager", loopback),
+		loopbackServing("scheduler-serving", "kube-scheduler", loopback),
 		// The kubelet's serving cert carries IP SANs so metrics-server and the
 		// apiserver verify it without --kubelet-insecure-tls.
 		{Name: "kubelet", CA: "ca", CommonName: p.NodeName, DNSNames: uniqueNames(p.NodeName, p.Hostname),
 			IPs: uniqueIPs(nodeIP, loopback[0]), Usages: serverAuth},
 	}
+}
+
+// loopbackServing is the serving cert of a daemon that listens on loopback only.
+func loopbackServing(name, cn string, loopback []net.IP) Spec {
+	return Spec{Name: name, CA: "ca", CommonName: cn, DNSNames: []string{"localhost"}, IPs: loopback, Usages: serverAuth}
 }
 
 // apiserverSpec is the API server's serving cert: every name a client inside

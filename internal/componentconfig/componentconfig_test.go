@@ -3,6 +3,7 @@ package componentconfig
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
@@ -80,6 +82,7 @@ func TestRenderPathsAndModes(t *testing.T) {
 		layout.KubeletConfig:    0o600,
 		layout.KubeProxyConfig:  0o644,
 		layout.AuditPolicy:      0o644,
+		layout.AdmissionConfig:  0o644,
 		layout.EncryptionConfig: 0o600,
 	}
 	if len(files) != len(want) {
@@ -139,7 +142,42 @@ func TestKubeletConfiguration(t *testing.T) {
 			}
 			check("resolvConf", deref(k.ResolverConfig), wantResolv)
 			check("failCgroupV1", deref(k.FailCgroupV1), wantFailV1)
+			// CIS 4.2.5, 4.2.13, 4.2.14 and the webhook caches stated, not zero.
+			check("streamingConnectionIdleTimeout", k.StreamingConnectionIdleTimeout.Duration, 4*time.Hour)
+			check("authentication.webhook.cacheTTL", k.Authentication.Webhook.CacheTTL.Duration, 2*time.Minute)
+			check("authorization.webhook.cacheAuthorizedTTL", k.Authorization.Webhook.CacheAuthorizedTTL.Duration, 5*time.Minute)
+			check("authorization.webhook.cacheUnauthorizedTTL", k.Authorization.Webhook.CacheUnauthorizedTTL.Duration, 30*time.Second)
+			check("podPidsLimit", deref(k.PodPidsLimit), "4096")
+			check("seccompDefault", deref(k.SeccompDefault), "true")
 		})
+	}
+}
+
+// TestKubeletConfigHasNoUnsetZeros: no field of the kubelet's file is a zero
+// duration nobody chose (an auditor reads "0s" as "off").
+func TestKubeletConfigHasNoUnsetZeros(t *testing.T) {
+	data := render(t, hosts["nspawn"], nil)[layout.KubeletConfig].Data
+	for _, bad := range []string{": 0s", "logging:", "infoBufferSize", "{}"} {
+		if strings.Contains(string(data), bad) {
+			t.Errorf("the kubelet config still holds %q:\n%s", bad, data)
+		}
+	}
+}
+
+// TestAdmissionConfiguration: the file the apiserver's
+// --admission-control-config-file names configures EventRateLimit with a
+// server-wide limit (CIS 1.2.9).
+func TestAdmissionConfiguration(t *testing.T) {
+	a := decode[apiserverv1.AdmissionConfiguration](t, render(t, hosts["nspawn"], nil), layout.AdmissionConfig)
+	if a.Kind != "AdmissionConfiguration" || len(a.Plugins) != 1 || a.Plugins[0].Name != "EventRateLimit" {
+		t.Fatalf("admission config = %+v, want one EventRateLimit plugin", a)
+	}
+	var limits eventRateLimit
+	if err := json.Unmarshal(a.Plugins[0].Configuration.Raw, &limits); err != nil {
+		t.Fatal(err)
+	}
+	if limits.APIVersion != "eventratelimit.admission.k8s.io/v1alpha1" || len(limits.Limits) == 0 || limits.Limits[0].Type != "Server" || limits.Limits[0].QPS <= 0 {
+		t.Errorf("EventRateLimit configuration = %+v, want a Server limit with a positive qps", limits)
 	}
 }
 

@@ -26,8 +26,22 @@ const (
 	shutdownGracePeriodCriticalPods = 10 * time.Second
 )
 
+// CIS 4.2 values the kubelet's config states instead of leaving them to a
+// zero an auditor reads as "off": streaming connections close after 4 h idle
+// (4.2.5), webhook decisions are cached as long as the kubelet's defaults, a
+// pod may run at most podPidsLimit processes (4.2.13).
+const (
+	streamingConnectionIdleTimeout = 4 * time.Hour
+	authenticationCacheTTL         = 2 * time.Minute
+	authorizedCacheTTL             = 5 * time.Minute
+	unauthorizedCacheTTL           = 30 * time.Second
+	podPidsLimit                   = 4096
+)
+
 // kubeletConfiguration is the kubelet's config file, with the CIS 4.2
-// settings: no anonymous requests, webhook authentication and authorization,
+// settings: no anonymous requests, webhook authentication and authorization
+// (with explicit cache times), a streaming idle timeout, a pod PID limit,
+// RuntimeDefault seccomp for every container,
 // client certs checked against the cluster CA, no read-only port (the
 // v1beta1 default, 0, which omitempty leaves out of the file), client cert
 // rotation, our serving cert (with IP SANs) instead of TLS bootstrap, strong
@@ -40,10 +54,20 @@ func kubeletConfiguration(c *config.Cluster, h units.Host) (*kubeletv1beta1.Kube
 		TypeMeta: metav1.TypeMeta{APIVersion: kubeletv1beta1.SchemeGroupVersion.String(), Kind: "KubeletConfiguration"},
 		Authentication: kubeletv1beta1.KubeletAuthentication{
 			Anonymous: kubeletv1beta1.KubeletAnonymousAuthentication{Enabled: ptr.To(false)},
-			Webhook:   kubeletv1beta1.KubeletWebhookAuthentication{Enabled: ptr.To(true)},
-			X509:      kubeletv1beta1.KubeletX509Authentication{ClientCAFile: layout.Cert("ca")},
+			Webhook: kubeletv1beta1.KubeletWebhookAuthentication{Enabled: ptr.To(true),
+				CacheTTL: metav1.Duration{Duration: authenticationCacheTTL}},
+			X509: kubeletv1beta1.KubeletX509Authentication{ClientCAFile: layout.Cert("ca")},
 		},
-		Authorization:            kubeletv1beta1.KubeletAuthorization{Mode: kubeletv1beta1.KubeletAuthorizationModeWebhook},
+		Authorization: kubeletv1beta1.KubeletAuthorization{Mode: kubeletv1beta1.KubeletAuthorizationModeWebhook,
+			Webhook: kubeletv1beta1.KubeletWebhookAuthorization{
+				CacheAuthorizedTTL:   metav1.Duration{Duration: authorizedCacheTTL},
+				CacheUnauthorizedTTL: metav1.Duration{Duration: unauthorizedCacheTTL},
+			}},
+		StreamingConnectionIdleTimeout: metav1.Duration{Duration: streamingConnectionIdleTimeout},
+		PodPidsLimit:                   ptr.To[int64](podPidsLimit),
+		// Every container without a seccomp profile gets the runtime's
+		// default one (4.2.14), not Unconfined.
+		SeccompDefault:           ptr.To(true),
 		ReadOnlyPort:             0,
 		RotateCertificates:       true,
 		ServerTLSBootstrap:       false,

@@ -103,27 +103,34 @@ func TestErrors(t *testing.T) {
 		{"bad encryption", "apiServer:\n  encryptionProvider: kms", "apiServer.encryptionProvider", "kms", "aescbc"},
 		{"bad node name", "node:\n  name: Node_1", "node.name", "Node_1", "lower-case"},
 		{"section not a mapping", "network: 10.0.0.0/8", "network", "10.0.0.0/8", "mapping"},
-		{"two documents", "kind: Cluster\n---\nkind: Cluster", "(document)", "a second document", "exactly one"},
+		{"two documents", "kind: Cluster\n---\nkind: Cluster", "(document)", "document 2", "exactly one"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := Parse([]byte(tc.yaml))
-			if err == nil {
-				c.ApplyDefaults(testHost)
-				err = c.Validate()
-			}
-			var errs Errors
-			if !errors.As(err, &errs) {
-				t.Fatalf("want config.Errors, got %v", err)
-			}
-			for _, e := range errs {
-				if e.Field == tc.field && e.Value == tc.value && strings.Contains(e.Error(), tc.hint) {
-					return
-				}
-			}
-			t.Errorf("no error for field %s value %q with hint %q in:\n%v", tc.field, tc.value, tc.hint, err)
-		})
+		t.Run(tc.name, func(t *testing.T) { wantFieldError(t, tc.yaml, tc.field, tc.value, tc.hint) })
 	}
+}
+
+// wantFieldError parses, defaults and validates a document and wants, among
+// the errors, one for field with value whose message contains hint. It
+// returns that error.
+func wantFieldError(t *testing.T, doc, field, value, hint string) FieldError {
+	t.Helper()
+	c, err := Parse([]byte(doc))
+	if err == nil {
+		c.ApplyDefaults(testHost)
+		err = c.Validate()
+	}
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("want config.Errors, got %v", err)
+	}
+	for _, e := range errs {
+		if e.Field == field && e.Value == value && strings.Contains(e.Error(), hint) {
+			return e
+		}
+	}
+	t.Errorf("no error for field %s value %q with hint %q in:\n%v", field, value, hint, err)
+	return FieldError{}
 }
 
 func TestMissingAddressNamesTheFix(t *testing.T) {
@@ -183,6 +190,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("network:\n  podCIDR: [1,2]\n"))
 	f.Add([]byte("certificates:\n  validity: {a: b}\n"))
 	f.Add([]byte("- a\n- b\n"))
+	f.Add([]byte("certificates:\n  caValidity: 585y\n  validity: 0s\n"))
+	f.Add([]byte("kind: Cluster\nkind: Cluster\n---\nnetwork:\n\tpodCIDR: x\n"))
+	f.Add([]byte("node:\n  address: fd00::10\napiServer:\n  extraSANs: [\"*.a\", \"fe80::1%eth0\", 1.2.3.4.5]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data)
 		if err != nil {

@@ -97,6 +97,7 @@ func (c *Cluster) ApplyDefaults(h HostFacts) {
 	}
 	setString(&c.APIServer.EncryptionProvider, "aescbc")
 	setString(&c.Certificates.KeyAlgorithm, "ecdsa-p256")
+	// Zero means absent: Parse refuses a lifetime written as 0.
 	if c.Certificates.CAValidity.Duration == 0 {
 		c.Certificates.CAValidity.Duration = 10 * Year
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -19,20 +20,59 @@ const (
 	Year = 365 * Day
 )
 
-// ParseDuration reads "10y", "365d" or any Go duration ("8760h").
+// MaxDuration is the longest Duration: a certificate lifetime beyond a
+// century is a typo, and far below where nanoseconds overflow int64 (292y).
+const MaxDuration = 100 * Year
+
+// durationUnits are the suffixes Go's time.ParseDuration does not know.
+var durationUnits = []struct {
+	suffix, name string
+	unit         time.Duration
+}{{"y", "years", Year}, {"d", "days", Day}}
+
+// ParseDuration reads "10y", "365d" or any Go duration ("8760h"). A Duration
+// is a lifetime: zero, negative and longer than MaxDuration are errors, and
+// no spelling overflows into a short or negative one.
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
-	for suffix, unit := range map[string]time.Duration{"y": Year, "d": Day} {
-		if n, ok := strings.CutSuffix(s, suffix); ok {
-			v, err := strconv.Atoi(n)
-			if err != nil {
-				return 0, fmt.Errorf("%q is not a whole number of %s", n, suffix)
-			}
-			return time.Duration(v) * unit, nil
+	for _, u := range durationUnits {
+		n, ok := strings.CutSuffix(s, u.suffix)
+		if !ok {
+			continue
 		}
+		v, err := strconv.ParseInt(n, 10, 64)
+		switch {
+		case errors.Is(err, strconv.ErrRange) && strings.HasPrefix(n, "-"), err == nil && v < 0:
+			return 0, errNegative
+		case errors.Is(err, strconv.ErrRange), err == nil && v > int64(MaxDuration/u.unit): // before multiplying: no overflow
+			return 0, errTooLong
+		case err != nil:
+			return 0, fmt.Errorf("%q is not a whole number of %s", n, u.name)
+		case v == 0:
+			return 0, errZero
+		}
+		return time.Duration(v) * u.unit, nil
 	}
-	return time.ParseDuration(s)
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return 0, err
+	case d < 0:
+		return 0, errNegative
+	case d == 0:
+		return 0, errZero
+	case d > MaxDuration:
+		return 0, errTooLong
+	}
+	return d, nil
 }
+
+// The reasons ParseDuration refuses a well-formed number.
+var (
+	errTooLong  = fmt.Errorf("it is longer than %s, the longest lifetime k8s-single issues", Duration{MaxDuration})
+	errZero     = errors.New("0 is not the default: leave the field out for the default")
+	errNegative = errors.New("a lifetime cannot be negative")
+)
 
 // String prints whole years or days when the duration is one, else Go's form.
 func (d Duration) String() string {

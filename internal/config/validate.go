@@ -54,7 +54,7 @@ func (c *Cluster) Validate() error {
 	if c.Node.Name == "" {
 		v.add("node.name", "", "a node name; it could not be read from the host name, so set node.name")
 	} else {
-		v.match("node.name", c.Node.Name, dns1123RE, "a lower-case DNS name such as node-1")
+		v.dnsName("node.name", c.Node.Name, "a lower-case DNS name such as node-1")
 	}
 	node := v.nodeAddress(c.Node.Address)
 	pods := v.prefix("network.podCIDR", c.Network.PodCIDR)
@@ -70,8 +70,14 @@ func (c *Cluster) Validate() error {
 			v.add(r.field, r.p.String(), "a range that does not contain the node address "+node.String())
 		}
 	}
-	v.clusterDNS(c.Network.ClusterDNS, svcs)
-	v.match("network.dnsDomain", c.Network.DNSDomain, dns1123RE, "a DNS domain such as cluster.local")
+	dns := v.clusterDNS(c.Network.ClusterDNS, svcs)
+	v.oneFamily([]addrField{
+		{"node.address", c.Node.Address, node},
+		{"network.podCIDR", c.Network.PodCIDR, pods.Addr()},
+		{"network.serviceCIDR", c.Network.ServiceCIDR, svcs.Addr()},
+		{"network.clusterDNS", c.Network.ClusterDNS, dns},
+	})
+	v.dnsName("network.dnsDomain", c.Network.DNSDomain, "a DNS domain such as cluster.local")
 	if c.Network.ProxyMode == "ipvs" {
 		v.add("network.proxyMode", "ipvs", "iptables or nftables (IPVS is not supported by k8s-single)")
 	} else {
@@ -87,20 +93,22 @@ func (c *Cluster) Validate() error {
 			v.add(p.field, strconv.Itoa(p.port), "a TCP port from 1 to 65535")
 		} else if other, dup := ports[p.port]; dup {
 			v.add(p.field, strconv.Itoa(p.port), "a port not already used by "+other)
+		} else if user := portUser(p.port); user != "" {
+			v.add(p.field, strconv.Itoa(p.port), fmt.Sprintf("a port no other component of the node uses; %d is used by %s", p.port, user))
 		}
 		ports[p.port] = p.field
 	}
 	for i, san := range c.APIServer.ExtraSANs {
-		if _, err := netip.ParseAddr(san); err != nil && !dns1123RE.MatchString(san) {
-			v.add(fmt.Sprintf("apiServer.extraSANs[%d]", i), san, "an IP address or a lower-case DNS name")
-		}
+		v.san(fmt.Sprintf("apiServer.extraSANs[%d]", i), san)
 	}
 	v.oneOf("apiServer.encryptionProvider", c.APIServer.EncryptionProvider, "aescbc", "secretbox")
 	v.oneOf("certificates.keyAlgorithm", c.Certificates.KeyAlgorithm, "ecdsa-p256", "rsa-2048", "rsa-4096")
 	if c.Certificates.Validity.Duration < Day {
 		v.add("certificates.validity", c.Certificates.Validity.String(), "at least 1d")
 	}
-	if c.Certificates.CAValidity.Duration <= c.Certificates.Validity.Duration {
+	if c.Certificates.CAValidity.Duration > MaxDuration {
+		v.add("certificates.caValidity", c.Certificates.CAValidity.String(), "at most "+Duration{MaxDuration}.String())
+	} else if c.Certificates.CAValidity.Duration <= c.Certificates.Validity.Duration {
 		v.add("certificates.caValidity", c.Certificates.CAValidity.String(),
 			"longer than certificates.validity ("+c.Certificates.Validity.String()+")")
 	}
@@ -163,8 +171,93 @@ func (v *validator) url(field, value string) {
 	}
 }
 
+// dnsName checks a DNS-1123 subdomain, as Kubernetes wants node names: at
+// most 253 characters, dot-separated labels of at most 63.
+func (v *validator) dnsName(field, value, want string) {
+	if why := dnsNameProblem(value); why != "" {
+		v.add(field, value, want+" ("+why+")")
+	}
+}
+
+// dnsNameProblem says what keeps name from being a DNS-1123 subdomain, or ""
+// when nothing does.
+func dnsNameProblem(name string) string {
+	if len(name) > 253 {
+		return fmt.Sprintf("at most 253 characters; it has %d", len(name))
+	}
+	for i, l := range strings.Split(name, ".") {
+		if len(l) > 63 {
+			return fmt.Sprintf("labels of at most 63 characters; label %d has %d", i+1, len(l))
+		}
+	}
+	if !dns1123RE.MatchString(name) {
+		return "dot-separated labels of lower-case letters, digits and '-', each starting and ending with a letter or digit"
+	}
+	return ""
+}
+
+// san checks an apiServer.extraSANs entry: an IP a client can connect to, or
+// a DNS name, possibly with a wildcard first label.
+func (v *validator) san(field, value string) {
+	const want = "an IP address or a lower-case DNS name such as api.example.com"
+	if a, err := netip.ParseAddr(value); err == nil {
+		switch {
+		case a.Zone() != "":
+			v.add(field, value, "an IP address without a zone: a certificate cannot carry %"+a.Zone())
+		case a.IsUnspecified():
+			v.add(field, value, "an address clients connect to, not the unspecified address")
+		case a.IsMulticast():
+			v.add(field, value, "a unicast IP address, not a multicast one")
+		}
+		return
+	}
+	name := strings.TrimPrefix(value, "*.")
+	labels := strings.Split(name, ".")
+	if last := labels[len(labels)-1]; last != "" && strings.Trim(last, "0123456789") == "" {
+		v.add(field, value, want+"; it is not an IP address, and a DNS name cannot end in a number")
+	} else if why := dnsNameProblem(name); why != "" {
+		v.add(field, value, want+" ("+why+")")
+	}
+}
+
+// addrField is a field holding an address or a range, and the address that
+// tells its IP family (invalid when the field itself is).
+type addrField struct {
+	field, value string
+	addr         netip.Addr
+}
+
+// oneFamily wants every valid field in the family of the first: k8s-single
+// is single-stack, IPv4 or IPv6.
+func (v *validator) oneFamily(fields []addrField) {
+	var ref addrField
+	for _, f := range fields {
+		if f.addr.IsValid() {
+			ref = f
+			break
+		}
+	}
+	for _, f := range fields {
+		if f.addr.IsValid() && f.addr.Is4() != ref.addr.Is4() {
+			v.add(f.field, f.value, fmt.Sprintf("an %s value like %s (%s): dual-stack and mixed IP families are not supported by k8s-single;"+
+				" node.address, network.podCIDR, network.serviceCIDR and network.clusterDNS must all be IPv4 or all IPv6", family(ref.addr), ref.field, ref.value))
+		}
+	}
+}
+
+func family(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
+}
+
 func (v *validator) prefix(field, value string) netip.Prefix {
 	p, err := netip.ParsePrefix(value)
+	if err != nil && strings.Contains(value, ",") {
+		v.add(field, value, "one CIDR such as 10.244.0.0/16: dual-stack is not supported by k8s-single")
+		return netip.Prefix{}
+	}
 	if err != nil {
 		v.add(field, value, "a CIDR such as 10.244.0.0/16")
 		return netip.Prefix{}
@@ -185,6 +278,10 @@ func (v *validator) nodeAddress(value string) netip.Addr {
 	switch {
 	case err != nil:
 		v.add("node.address", value, "an IP address such as 192.168.56.10 (not a host name)")
+	case a.Zone() != "":
+		v.add("node.address", value, "an IP address without a zone (%"+a.Zone()+"): the apiserver advertises it to clients")
+	case a.Is4In6():
+		v.add("node.address", value, "the IPv4 address written as IPv4: "+a.Unmap().String())
 	case a.IsLoopback() || a.IsUnspecified() || a.IsMulticast():
 		v.add("node.address", value, "a routable address of this host, not loopback, 0.0.0.0 or multicast")
 	default:
@@ -193,14 +290,16 @@ func (v *validator) nodeAddress(value string) netip.Addr {
 	return netip.Addr{}
 }
 
-func (v *validator) clusterDNS(value string, svcs netip.Prefix) {
+// clusterDNS checks the CoreDNS Service IP against the service range and
+// returns it when it is an IP.
+func (v *validator) clusterDNS(value string, svcs netip.Prefix) netip.Addr {
 	a, err := netip.ParseAddr(value)
 	if err != nil {
 		v.add("network.clusterDNS", value, "an IP address inside network.serviceCIDR")
-		return
+		return netip.Addr{}
 	}
-	if !svcs.IsValid() {
-		return
+	if !svcs.IsValid() || svcs.Addr().Is4() != a.Is4() { // oneFamily reports the latter
+		return a
 	}
 	first, _ := NthAddress(svcs.String(), 1)
 	switch {
@@ -209,4 +308,5 @@ func (v *validator) clusterDNS(value string, svcs netip.Prefix) {
 	case a == svcs.Addr() || a == first:
 		v.add("network.clusterDNS", value, "an address other than the range's first two ("+first.String()+" is the kubernetes Service)")
 	}
+	return a
 }

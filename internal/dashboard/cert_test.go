@@ -25,7 +25,7 @@ func testCluster(t *testing.T) *config.Cluster {
 func testPKI(t *testing.T, c *config.Cluster, now time.Time) host.Root {
 	t.Helper()
 	root := host.Root(t.TempDir())
-	if _, err := certs.Ensure(root, certs.ParamsFromConfig(c, "node-1", false), now); err != nil {
+	if _, err := certs.Ensure(root, certs.ParamsFromConfig(c, "node-1", false), now, nil); err != nil {
 		t.Fatal(err)
 	}
 	return root

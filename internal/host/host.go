@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -45,6 +46,20 @@ func (r Root) MkdirAll(hostPath string, mode os.FileMode) error {
 		return err
 	}
 	return os.Chmod(p, mode)
+}
+
+// ChownAll gives a host directory and everything under it to uid:gid (a
+// symlink itself, never its target).
+func (r Root) ChownAll(hostPath string, uid, gid int) error {
+	return filepath.WalkDir(r.Path(hostPath), func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := os.Lchown(p, uid, gid); err != nil {
+			return fmt.Errorf("chown %s: %w", p, err)
+		}
+		return nil
+	})
 }
 
 // WriteFileAtomic writes data to path with the given mode, creating its
@@ -101,14 +116,14 @@ func WriteAtomic(path string, mode os.FileMode, fill func(f *os.File) error) err
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	failpoint("before-rename")
+	failpoint("before-rename", path)
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := SyncDir(dir); err != nil {
 		return fmt.Errorf("write %s: sync dir: %w", path, err)
 	}
-	failpoint("after-write")
+	failpoint("after-write", path)
 	return nil
 }
 

@@ -64,6 +64,8 @@ func ControlPlane() phases.Phase {
 		// The key decrypts the Secrets in etcd's data, which reset keeps too:
 		// a new key would make every stored Secret unreadable.
 		Keep: []string{layout.EncryptionConfig},
+		Irreplaceable: []phases.Irreplaceable{{Path: layout.EncryptionConfig,
+			Why: "it holds the key that encrypts the Secrets in etcd; with a new key they could not be read"}},
 	}
 }
 
@@ -75,30 +77,34 @@ func unitNames(components []string) []string {
 	return out
 }
 
-// controlPlaneFiles are the apiserver's audit policy and encryption config
+// controlPlaneFiles are the apiserver's audit policy, admission config and encryption config
 // (its key kept from an earlier run) and the three units.
 func controlPlaneFiles(root host.Root, c *config.Cluster) (files, error) {
 	existing, err := root.ReadFile(layout.EncryptionConfig)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read %s: %w", layout.EncryptionConfig, err)
 	}
-	return componentFiles(c, existing, controlPlaneComponents, layout.AuditPolicy, layout.EncryptionConfig)
+	return componentFiles(c, existing, controlPlaneComponents, layout.AuditPolicy, layout.AdmissionConfig, layout.EncryptionConfig)
 }
 
 // ControlPlaneEndpoints are the health URLs of the control plane: the
-// apiserver's /readyz with the admin client cert (anonymous auth is off), and
-// the controller-manager's and scheduler's /healthz on loopback.
+// apiserver's /readyz, and the controller-manager's and scheduler's /healthz
+// on loopback, each verified against the cluster CA (they serve certificates
+// it signed) and called with the admin client certificate.
 func ControlPlaneEndpoints(root host.Root, c *config.Cluster) []probe.Endpoint {
-	return []probe.Endpoint{
-		{
-			Name:     "kube-apiserver /readyz",
-			URL:      "https://" + net.JoinHostPort(c.Node.Address, strconv.Itoa(c.APIServer.Port)) + "/readyz",
+	endpoint := func(name, hostPort, path string) probe.Endpoint {
+		return probe.Endpoint{
+			Name:     name + " " + path,
+			URL:      "https://" + hostPort + path,
 			CAFile:   root.Path(layout.Cert("ca")),
 			CertFile: root.Path(layout.Cert("admin")),
 			KeyFile:  root.Path(layout.Key("admin")),
-		},
-		{Name: "kube-controller-manager /healthz", URL: "https://127.0.0.1:10257/healthz"},
-		{Name: "kube-scheduler /healthz", URL: "https://127.0.0.1:10259/healthz"},
+		}
+	}
+	return []probe.Endpoint{
+		endpoint("kube-apiserver", net.JoinHostPort(c.Node.Address, strconv.Itoa(c.APIServer.Port)), "/readyz"),
+		endpoint("kube-controller-manager", net.JoinHostPort("127.0.0.1", strconv.Itoa(config.ControllerManagerPort)), "/healthz"),
+		endpoint("kube-scheduler", net.JoinHostPort("127.0.0.1", strconv.Itoa(config.SchedulerPort)), "/healthz"),
 	}
 }
 

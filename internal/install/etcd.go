@@ -3,12 +3,16 @@ package install
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"os/user"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/etcd"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/units"
 )
 
 // etcdHealthTimeout bounds the wait for a started etcd to answer.
@@ -23,8 +27,8 @@ func Etcd() phases.Phase {
 		Inputs:    unitInputs("etcd"),
 		Render:    renderUnits("etcd"),
 		Start: func(c *phases.Context) error {
-			if err := c.Root.MkdirAll(c.Config.Etcd.DataDir, layout.ModePrivateDir); err != nil {
-				return fmt.Errorf("create etcd data dir: %w", err)
+			if err := prepareEtcdDataDir(c); err != nil {
+				return err
 			}
 			return startUnits(c, "etcd.service")
 		},
@@ -37,6 +41,55 @@ func Etcd() phases.Phase {
 		},
 		Plan: planStart("etcd.service"),
 	}
+}
+
+// prepareEtcdDataDir makes sure the etcd system user exists and owns the
+// data dir, mode 0700 (CIS 1.1.11/1.1.12): a dir an earlier k8s-single left
+// to root, or a restored one, is handed over whole. The dir is an artifact
+// of the phase, so a chmod or chown of it is drift that the next run repairs.
+func prepareEtcdDataDir(c *phases.Context) error {
+	dir := c.Config.Etcd.DataDir
+	uid, gid, err := ensureSystemUser(c, units.EtcdUser, dir)
+	if err != nil {
+		return err
+	}
+	if err := c.Root.MkdirAll(dir, layout.ModePrivateDir); err != nil {
+		return fmt.Errorf("create etcd data dir: %w", err)
+	}
+	if err := c.Root.ChownAll(dir, uid, gid); err != nil {
+		return fmt.Errorf("give etcd data dir %s to the %s user: %w", dir, units.EtcdUser, err)
+	}
+	c.Track(dir)
+	return nil
+}
+
+// ensureSystemUser returns the uid and gid of a system user, creating it
+// (with a group of the same name, no login shell, no home created) when the
+// host has none.
+func ensureSystemUser(ctx context.Context, name, home string) (int, int, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		if _, ok := err.(user.UnknownUserError); !ok {
+			return 0, 0, fmt.Errorf("look up user %s: %w", name, err)
+		}
+		out, err := exec.CommandContext(ctx, "useradd", "--system", "--user-group", "--no-create-home",
+			"--home-dir", home, "--shell", "/usr/sbin/nologin", "--comment", name+" (k8s-single)", name).CombinedOutput()
+		if err != nil {
+			return 0, 0, fmt.Errorf("create system user %s: %w: %s", name, err, strings.TrimSpace(string(out)))
+		}
+		if u, err = user.Lookup(name); err != nil {
+			return 0, 0, fmt.Errorf("look up user %s after creating it: %w", name, err)
+		}
+	}
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return 0, 0, fmt.Errorf("user %s: uid %q: %w", name, u.Uid, err)
+	}
+	gid, err := strconv.Atoi(u.Gid)
+	if err != nil {
+		return 0, 0, fmt.Errorf("user %s: gid %q: %w", name, u.Gid, err)
+	}
+	return uid, gid, nil
 }
 
 // unitInputs makes a phase's Inputs the digests of the units it renders.

@@ -49,7 +49,7 @@ var Version = "dev"
 
 // NewRunner returns the runner over every phase for root.
 func NewRunner(root host.Root, out io.Writer, verbose bool) *phases.Runner {
-	return &phases.Runner{Phases: Phases(), Root: root, Out: out, Verbose: verbose, Version: Version}
+	return &phases.Runner{Phases: Phases(), Root: root, Out: out, Verbose: verbose, Version: Version, Owns: Owns}
 }
 
 // Phases is the install, in order.
@@ -66,5 +66,6 @@ func Phases() []phases.Phase {
 		Addons(),
 		Dashboard(),
 		Verify(),
+		Timers(),
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/certs"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/kubeconfig"
+	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
 )
 
@@ -25,15 +26,18 @@ func ipv6Enabled() bool {
 // Certs makes the CAs and every component certificate.
 func Certs() phases.Phase {
 	return phases.Phase{
-		Name:     "certs",
-		Short:    "make the CAs and every component certificate (cfssl)",
-		Precious: true,
-		Inputs:   func(c *phases.Context) any { return CertParams(c.Config) },
+		Name:          "certs",
+		Short:         "make the CAs and every component certificate (cfssl)",
+		Precious:      true,
+		Irreplaceable: irreplaceablePKI(),
+		Inputs:        func(c *phases.Context) any { return CertParams(c.Config) },
 		Render: func(c *phases.Context) error {
-			res, err := certs.Ensure(c.Root, CertParams(c.Config), time.Now())
+			res, err := certs.Ensure(c.Root, CertParams(c.Config), time.Now(), c.Recorded)
 			if err != nil {
 				return err
 			}
+			// The directories too: their 0700 is drift-checked and repaired.
+			c.Track(layout.PKIDir, layout.EtcdPKIDir)
 			c.Track(res.Files...)
 			counts := map[certs.Action]int{}
 			for name, a := range res.Actions {
@@ -44,6 +48,19 @@ func Certs() phases.Phase {
 			return nil
 		},
 	}
+}
+
+// irreplaceablePKI are the files no run may make anew once recorded: the
+// three CAs (every certificate they signed would stop verifying) and the
+// service-account key (every token issued would stop working).
+func irreplaceablePKI() []phases.Irreplaceable {
+	var out []phases.Irreplaceable
+	for _, ca := range []string{"ca", "front-proxy-ca", "etcd/ca"} {
+		why := "it is the CA " + ca + "; every certificate it signed would stop verifying"
+		out = append(out, phases.Irreplaceable{Path: layout.Cert(ca), Why: why}, phases.Irreplaceable{Path: layout.Key(ca), Why: why})
+	}
+	return append(out, phases.Irreplaceable{Path: layout.ServiceAccountKey,
+		Why: "it signs the service-account tokens; every token issued would stop working"})
 }
 
 // Kubeconfigs writes the kubeconfig of every client identity.

@@ -77,7 +77,7 @@ func reloadUnits(ctx context.Context, m units.Systemd, cfg *config.Cluster, out 
 		return err
 	}
 	names := []string{containerdUnit}
-	if us, err := units.RenderUnits(cfg); err == nil {
+	if us, err := units.RenderUnits(cfg, HostFacts(cfg)); err == nil {
 		names = names[:0]
 		for _, f := range us {
 			names = append(names, path.Base(f.Path))

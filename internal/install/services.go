@@ -48,7 +48,7 @@ func (fs files) write(c *phases.Context) error {
 
 // unitFiles renders the unit files of the named components.
 func unitFiles(c *config.Cluster, names ...string) (files, error) {
-	all, err := units.RenderUnits(c)
+	all, err := units.RenderUnits(c, HostFacts(c))
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +79,9 @@ func HostFacts(c *config.Cluster) units.Host {
 	// kube-proxy config on the next run and re-run the node phase.
 	const conntrackMax = "/proc/sys/net/netfilter/nf_conntrack_max"
 	h.ConntrackReadOnly = exists(conntrackMax) && !writable(conntrackMax)
+	if name, err := os.Hostname(); err == nil {
+		h.Hostname = strings.ToLower(name)
+	}
 	return h
 }
 

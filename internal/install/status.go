@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/k8s-single/k8s-single/internal/certs"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/etcd"
 	"github.com/k8s-single/k8s-single/internal/host"
@@ -28,6 +29,9 @@ type ComponentHealth struct {
 type StatusReport struct {
 	Phases     phases.States     `json:"phases"`
 	Components []ComponentHealth `json:"components"`
+	// Warnings are the certificates with under 30 days left (the CAs
+	// included), each with what happens or what to do.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Table lays the component health out for the printer (phase list shows the phases).
@@ -119,6 +123,13 @@ func Status(ctx context.Context, root host.Root, c *config.Cluster) (StatusRepor
 		done[s.Name] = s.Status == phases.Done
 	}
 	report := StatusReport{Phases: states}
+	if done["certs"] {
+		expiry, err := certs.CheckExpiration(root, time.Now())
+		if err != nil {
+			report.Warnings = append(report.Warnings, "certificates: "+err.Error())
+		}
+		report.Warnings = append(report.Warnings, certs.Warnings(expiry, certs.WarnWithin)...)
+	}
 	mgr, mgrErr := units.NewManager(ctx)
 	if mgrErr == nil {
 		defer mgr.Close()

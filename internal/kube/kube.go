@@ -32,20 +32,27 @@ func NewClient(kubeconfigPath string) (kubernetes.Interface, error) {
 // system:masters and cannot).
 const ClusterAdminsGroup = "kubeadm:cluster-admins"
 
+// APIServerKubeletClientUser is the identity (CN, no group) of the
+// apiserver's client certificate for the kubelet API; RBAC grants it
+// system:kubelet-api-admin and nothing more, as kubeadm now does.
+const APIServerKubeletClientUser = "kube-apiserver-kubelet-client"
+
 // bootstrapBindings are the ClusterRoleBindings a fresh control plane needs:
-// admin.conf and the apiserver's kubelet client as cluster-admin, and kubelet
-// client-certificate rotation approved automatically for nodes.
+// admin.conf as cluster-admin, the apiserver's kubelet client to the kubelet
+// API only, and kubelet client-certificate rotation approved automatically
+// for nodes.
 func bootstrapBindings() []*rbacac.ClusterRoleBindingApplyConfiguration {
-	bind := func(name, role, group string) *rbacac.ClusterRoleBindingApplyConfiguration {
+	bind := func(name, role, kind, subject string) *rbacac.ClusterRoleBindingApplyConfiguration {
 		return rbacac.ClusterRoleBinding(name).
 			WithLabels(map[string]string{"app.kubernetes.io/managed-by": FieldManager}).
 			WithRoleRef(rbacac.RoleRef().WithAPIGroup("rbac.authorization.k8s.io").WithKind("ClusterRole").WithName(role)).
-			WithSubjects(rbacac.Subject().WithAPIGroup("rbac.authorization.k8s.io").WithKind("Group").WithName(group))
+			WithSubjects(rbacac.Subject().WithAPIGroup("rbac.authorization.k8s.io").WithKind(kind).WithName(subject))
 	}
 	return []*rbacac.ClusterRoleBindingApplyConfiguration{
-		bind("kubeadm:cluster-admins", "cluster-admin", ClusterAdminsGroup),
+		bind("kubeadm:cluster-admins", "cluster-admin", "Group", ClusterAdminsGroup),
+		bind("kubeadm:apiserver-kubelet-client", "system:kubelet-api-admin", "User", APIServerKubeletClientUser),
 		bind("kubeadm:node-autoapprove-certificate-rotation",
-			"system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "system:nodes"),
+			"system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "Group", "system:nodes"),
 	}
 }
 

@@ -57,6 +57,16 @@ func TestBootstrapBindings(t *testing.T) {
 	if roles["kubeadm:cluster-admins"] != "cluster-admin <- kubeadm:cluster-admins" {
 		t.Errorf("admin.conf's group is not bound to cluster-admin: %v", roles)
 	}
+	// The apiserver's kubelet client reaches the kubelet API and nothing else
+	// (it used to carry the cluster-admins group).
+	if roles["kubeadm:apiserver-kubelet-client"] != "system:kubelet-api-admin <- "+APIServerKubeletClientUser {
+		t.Errorf("the apiserver's kubelet client is not bound to system:kubelet-api-admin: %v", roles)
+	}
+	for name, r := range roles {
+		if strings.HasSuffix(r, "<- "+APIServerKubeletClientUser) && name != "kubeadm:apiserver-kubelet-client" {
+			t.Errorf("the apiserver's kubelet client has another binding %s: %s", name, r)
+		}
+	}
 	if !strings.HasSuffix(roles["kubeadm:node-autoapprove-certificate-rotation"], "<- system:nodes") {
 		t.Errorf("kubelet client-certificate rotation is not auto-approved: %v", roles)
 	}

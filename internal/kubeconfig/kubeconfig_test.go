@@ -24,7 +24,7 @@ func setup(t *testing.T) (host.Root, *config.Cluster) {
 	t.Helper()
 	c := config.Default(config.HostFacts{Hostname: "node-1", DefaultRouteAddress: "192.168.56.10"})
 	root := host.Root(t.TempDir())
-	if _, err := certs.Ensure(root, certs.ParamsFromConfig(c, "node-1", false), time.Now()); err != nil {
+	if _, err := certs.Ensure(root, certs.ParamsFromConfig(c, "node-1", false), time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	return root, c

@@ -25,6 +25,7 @@ const (
 	// runtime phase found them (up's summary reads it instead of running them).
 	RuntimeVersions      = StateDir + "/runtime-versions"
 	AuditPolicy          = KubernetesDir + "/audit-policy.yaml"
+	AdmissionConfig      = KubernetesDir + "/admission-config.yaml"
 	EncryptionConfig     = KubernetesDir + "/encryption-config.yaml"
 	KubeletConfig        = KubeletDir + "/config.yaml"
 	KubeProxyConfig      = KubeProxyDir + "/config.yaml"

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"slices"
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/host"
@@ -25,17 +23,6 @@ const (
 	Done     Status = "done"
 	Failed   Status = "failed"
 )
-
-// Artifact is one thing a phase left on the host, as the journal remembers it.
-type Artifact struct {
-	// Path is the host path (without --root).
-	Path   string `json:"path"`
-	SHA256 string `json:"sha256"`
-	Mode   string `json:"mode"`
-	Size   int64  `json:"size"`
-	// ModTime lets an unchanged file skip re-hashing (git's index trick).
-	ModTime time.Time `json:"modTime"`
-}
 
 // Record is one phase's entry in the journal.
 type Record struct {
@@ -96,47 +83,4 @@ func (j *Journal) Record(phase string) *Record {
 		j.Phases[phase] = r
 	}
 	return r
-}
-
-// snapshotArtifact reads a file's digest, mode, size and time. A file that
-// known (an earlier record) lists with the same size, time and mode is not
-// read again: its digest is reused, as intact trusts size and time.
-func snapshotArtifact(root host.Root, hostPath string, known []Artifact) (Artifact, error) {
-	p := root.Path(hostPath)
-	st, err := os.Stat(p)
-	if err != nil {
-		return Artifact{}, fmt.Errorf("record %s: %w", hostPath, err)
-	}
-	a := Artifact{Path: hostPath, Mode: fmt.Sprintf("%04o", st.Mode().Perm()), Size: st.Size(), ModTime: st.ModTime().UTC()}
-	if i := slices.IndexFunc(known, func(k Artifact) bool { return k.Path == hostPath }); i >= 0 {
-		if k := known[i]; k.SHA256 != "" && k.Mode == a.Mode && k.Size == a.Size && k.ModTime.Equal(a.ModTime) {
-			return k, nil
-		}
-	}
-	if a.SHA256, _, err = host.FileDigest(p); err != nil {
-		return Artifact{}, fmt.Errorf("record %s: %w", hostPath, err)
-	}
-	return a, nil
-}
-
-// intact reports whether the artifact is still on disk as recorded, and if
-// not, why. Size, time and mode unchanged means unchanged; otherwise the
-// content is hashed again.
-func (a Artifact) intact(root host.Root) (bool, string) {
-	p := root.Path(a.Path)
-	st, err := os.Stat(p)
-	if err != nil {
-		return false, a.Path + " is missing"
-	}
-	if fmt.Sprintf("%04o", st.Mode().Perm()) != a.Mode {
-		return false, fmt.Sprintf("%s has mode %04o, want %s", a.Path, st.Mode().Perm(), a.Mode)
-	}
-	if st.Size() == a.Size && st.ModTime().UTC().Equal(a.ModTime) {
-		return true, ""
-	}
-	sum, _, err := host.FileDigest(p)
-	if err != nil || sum != a.SHA256 {
-		return false, a.Path + " was changed"
-	}
-	return true, ""
 }

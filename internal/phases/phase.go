@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/config"
@@ -46,6 +47,18 @@ type Phase struct {
 	// --purge, for a phase whose other files go: the encryption key, which
 	// the Secrets in etcd's data (kept too) need.
 	Keep []string
+	// Irreplaceable lists host paths of the phase's files that nothing may
+	// make anew once the journal recorded them (the CAs, the service-account
+	// key, the Secrets' encryption key): if one is missing, emptied or
+	// changed, the runner refuses to run the phase and names the way out.
+	Irreplaceable []Irreplaceable
+}
+
+// Irreplaceable is one file that must never be silently made anew, and why.
+type Irreplaceable struct {
+	Path string
+	// Why completes "it cannot be made anew: ...".
+	Why string
 }
 
 // Context is what a running phase sees.
@@ -59,6 +72,15 @@ type Context struct {
 	Purge   bool
 	out     io.Writer
 	tracked []string
+	// recorded is what the journal held for the phase when it started.
+	recorded []Artifact
+}
+
+// Recorded reports whether the journal recorded the host path as a file of
+// the phase by an earlier run. A file that is on disk but was never recorded
+// is what a run killed between two writes leaves: it may be made again.
+func (c *Context) Recorded(hostPath string) bool {
+	return slices.ContainsFunc(c.recorded, func(a Artifact) bool { return a.Path == hostPath })
 }
 
 // WriteFile writes a host file atomically unless it already holds exactly

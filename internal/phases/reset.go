@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/layout"
@@ -70,9 +72,26 @@ func (r *Runner) resetPhase(ctx context.Context, cfg *config.Cluster, p Phase, r
 		return nil
 	}
 	removed := 0
-	for _, a := range rec.Artifacts {
+	var refused []error
+	// Files first, then directories deepest first: a directory goes only
+	// once empty, and one that still holds data (etcd's) stays.
+	arts := slices.Clone(rec.Artifacts)
+	slices.SortStableFunc(arts, func(a, b Artifact) int {
+		switch {
+		case a.Dir == b.Dir:
+			return strings.Compare(b.Path, a.Path)
+		case b.Dir:
+			return -1
+		}
+		return 1
+	})
+	for _, a := range arts {
 		if slices.Contains(p.Keep, a.Path) && !opts.Purge {
 			fmt.Fprintf(r.Out, "reset %s: keeping %s (use --purge to delete it)\n", p.Name, a.Path)
+			continue
+		}
+		if err := r.mayDelete(cfg, a.Path); err != nil {
+			refused = append(refused, err)
 			continue
 		}
 		err := os.Remove(r.Root.Path(a.Path))
@@ -80,12 +99,27 @@ func (r *Runner) resetPhase(ctx context.Context, cfg *config.Cluster, p Phase, r
 		case err == nil:
 			removed++
 			r.removeEmptyParents(a.Path)
+		case a.Dir && (errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST)):
+			fmt.Fprintf(r.Out, "reset %s: keeping %s (not empty)\n", p.Name, a.Path)
 		case !errors.Is(err, fs.ErrNotExist):
 			return err
 		}
 	}
 	fmt.Fprintf(r.Out, "reset %s: removed %d files\n", p.Name, removed)
-	return nil
+	return errors.Join(refused...)
+}
+
+// mayDelete refuses a journal path reset must not delete: one that is not a
+// clean absolute path (a ".." could climb out of --root) or, when the runner
+// knows what k8s-single owns, one outside it. Such an entry means the journal
+// was edited or damaged; nothing is deleted for it.
+func (r *Runner) mayDelete(cfg *config.Cluster, hostPath string) error {
+	clean := path.IsAbs(hostPath) && path.Clean(hostPath) == hostPath && hostPath != "/"
+	if clean && (r.Owns == nil || r.Owns(cfg, hostPath)) {
+		return nil
+	}
+	return fmt.Errorf("the journal lists %q, which is not a file k8s-single owns (a clean absolute path in its own directories): "+
+		"not deleted; the journal %s was edited or damaged, check that entry", hostPath, r.Root.Path(layout.Journal))
 }
 
 // ownDirs are the directories k8s-single creates; reset removes those a

@@ -28,6 +28,9 @@ type Runner struct {
 	Verbose bool
 	// Version is k8s-single's own version: a new k8s-single re-renders.
 	Version string
+	// Owns reports whether reset may delete a host path of the journal; nil
+	// allows any clean absolute path.
+	Owns func(cfg *config.Cluster, hostPath string) bool
 }
 
 // Options choose which phases run and how.
@@ -125,12 +128,18 @@ func (r *Runner) selection(opts Options) (first, last int, forced func(int) bool
 	return first, last, func(int) bool { return opts.Force }, nil
 }
 
-// lock takes an exclusive lock so two runs never interleave on one root.
-func (r *Runner) lock() (func(), error) {
-	if err := r.Root.MkdirAll(layout.StateDir, layout.ModePrivateDir); err != nil {
+// lock takes the root's lock for a run of the runner.
+func (r *Runner) lock() (func(), error) { return Lock(r.Root) }
+
+// Lock takes the exclusive lock that every command changing the host holds
+// (up, phase run, reset, certs renew), so two never interleave on one root.
+// It fails at once, saying so, when another holds it; call the returned func
+// to release it.
+func Lock(root host.Root) (func(), error) {
+	if err := root.MkdirAll(layout.StateDir, layout.ModePrivateDir); err != nil {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
-	path := r.Root.Path(layout.StateDir + "/lock")
+	path := root.Path(layout.StateDir + "/lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, layout.ModePrivate)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
@@ -193,8 +202,16 @@ func (r *Runner) runPhase(ctx context.Context, cfg *config.Cluster, j *Journal, 
 		fmt.Fprintf(r.Out, "%s %s: skipped (%s)\n", step, p.Name, reason)
 		return Outcome{Phase: p.Name, Action: "skipped", Reason: reason}, nil
 	}
+	if err := guardIrreplaceable(r.Root, p, rec); err != nil {
+		fmt.Fprintf(r.Out, "%s %s: REFUSED: %v\n", step, p.Name, err)
+		return Outcome{Phase: p.Name, Action: "failed", Reason: err.Error()}, fmt.Errorf("phase %s: %w", p.Name, err)
+	}
 	fmt.Fprintf(r.Out, "%s %s: %s\n", step, p.Name, p.Short)
 	start := time.Now()
+	c.recorded = rec.Artifacts
+	if err := repairArtifacts(c, rec.Artifacts); err != nil {
+		return Outcome{Phase: p.Name, Action: "failed", Reason: err.Error()}, fmt.Errorf("phase %s: %w", p.Name, err)
+	}
 	// Keep what an earlier run recorded until this one knows better: a run
 	// killed half-way must not make reset forget files already on disk.
 	*rec = Record{Status: Running, Started: start.UTC(), Artifacts: rec.Artifacts}

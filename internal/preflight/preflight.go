@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -59,16 +60,19 @@ type Host struct {
 	EUID           int
 	LookPath       func(string) (string, error)
 	Listen         func(network, addr string) (net.Listener, error)
+	// InterfaceAddrs lists the addresses of the host's interfaces, as
+	// net.InterfaceAddrs does.
+	InterfaceAddrs func() ([]net.Addr, error)
 }
 
 // RealHost reads the running machine.
 func RealHost() Host {
-	return Host{Root: "/", EUID: os.Geteuid(), LookPath: exec.LookPath, Listen: net.Listen}
+	return Host{Root: "/", EUID: os.Geteuid(), LookPath: exec.LookPath, Listen: net.Listen, InterfaceAddrs: net.InterfaceAddrs}
 }
 
 // ControlPlanePorts are the ports the single node's components listen on.
 func ControlPlanePorts(c *config.Cluster) []int {
-	return []int{c.APIServer.Port, c.Etcd.ClientPort, c.Etcd.PeerPort, 10250, 10257, 10259}
+	return []int{c.APIServer.Port, c.Etcd.ClientPort, c.Etcd.PeerPort, config.KubeletPort, config.ControllerManagerPort, config.SchedulerPort}
 }
 
 // RequiredTools are commands the kubelet, kube-proxy and the runtime call.
@@ -84,6 +88,7 @@ func Run(h Host, c *config.Cluster) Report {
 		memoryCheck(h.Root),
 		diskCheck(h.Root),
 		sysctlCheck(h.Root, "net.ipv4.ip_forward", "1"),
+		nodeAddressCheck(h, c.Node.Address),
 	}
 	for _, p := range ControlPlanePorts(c) {
 		r = append(r, portCheck(h, p))
@@ -160,6 +165,35 @@ func sysctlCheck(root host.Root, key, want string) Result {
 		got = "unreadable"
 	}
 	return check("sysctl "+key+"="+want, Warning, got == want, got, "the runtime phase sets it in /etc/sysctl.d/99-k8s-single.conf")
+}
+
+// nodeAddressCheck: the apiserver advertises node.address and etcd listens
+// on it, so it must be one of this host's addresses. Config validation cannot
+// tell (it runs on dry-run trees, anywhere); this runs on the node.
+func nodeAddressCheck(h Host, address string) Result {
+	const name = "node.address on this host"
+	addrs, err := h.InterfaceAddrs()
+	if err != nil {
+		return check(name, Error, false, "cannot list this host's addresses: "+err.Error(), "check the interfaces with ip address show")
+	}
+	want, _ := netip.ParseAddr(address) // validated by config
+	var have []string
+	for _, a := range addrs {
+		p, err := netip.ParsePrefix(a.String())
+		switch {
+		case err != nil || p.Addr().IsLoopback():
+		case p.Addr().Unmap() == want.Unmap():
+			return check(name, Error, true, address+" is on an interface", "")
+		default:
+			have = append(have, p.Addr().String())
+		}
+	}
+	add := fmt.Sprintf("add %s to an interface (ip address add %s/<prefix length> dev <interface>)", address, address)
+	if len(have) == 0 {
+		return check(name, Error, false, address+" is not on this host; it has no address besides loopback", add)
+	}
+	list := strings.Join(have, ", ")
+	return check(name, Error, false, address+" is not on this host; it has "+list, "set node.address to one of "+list+", or "+add)
 }
 
 func portCheck(h Host, port int) Result {

@@ -33,6 +33,7 @@ func fakeHost(t *testing.T, files map[string]string, missingTools []string, busy
 			}
 			return "/usr/sbin/" + name, nil
 		},
+		InterfaceAddrs: func() ([]net.Addr, error) { return ipNets(t, "127.0.0.1/8", "192.168.1.2/24"), nil },
 		Listen: func(_, addr string) (net.Listener, error) {
 			for port := range busy {
 				if strings.HasSuffix(addr, ":"+strconv.Itoa(port)) {
@@ -42,6 +43,20 @@ func fakeHost(t *testing.T, files map[string]string, missingTools []string, busy
 			return fakeListener{}, nil
 		},
 	}
+}
+
+// ipNets are interface addresses as net.InterfaceAddrs returns them.
+func ipNets(t *testing.T, cidrs ...string) []net.Addr {
+	var out []net.Addr
+	for _, c := range cidrs {
+		ip, n, err := net.ParseCIDR(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.IP = ip
+		out = append(out, n)
+	}
+	return out
 }
 
 type fakeListener struct{ net.Listener }
@@ -115,5 +130,42 @@ func TestMissingToolIsAWarningWhenAptCanInstallIt(t *testing.T) {
 	r := Run(fakeHost(t, healthy, []string{"socat"}, nil), config.Default(config.HostFacts{Hostname: "n", DefaultRouteAddress: "192.168.1.2"}))
 	if c := find(r, "tool socat"); c.OK || c.Severity != Warning || !strings.Contains(c.Fix, "runtime phase installs it") {
 		t.Errorf("missing socat with apt-get present: %+v", c)
+	}
+}
+
+// TestNodeAddressMustBeOnThisHost: node.address is one of this host's
+// addresses; when it is not, the check shows the host's addresses and both fixes.
+func TestNodeAddressMustBeOnThisHost(t *testing.T) {
+	cases := []struct {
+		name, address string
+		have          []string
+		err           error
+		ok            bool
+		found, fix    string // parts of Found and Fix
+	}{
+		{"on an interface", "192.168.1.2", []string{"127.0.0.1/8", "192.168.1.2/24", "fe80::1/64"}, nil, true, "192.168.1.2 is", ""},
+		{"IPv6 on an interface", "fd00::10", []string{"127.0.0.1/8", "fd00::10/64"}, nil, true, "fd00::10 is", ""},
+		{"elsewhere", "192.168.1.3", []string{"127.0.0.1/8", "10.0.2.15/24", "192.168.1.2/24", "::1/128"}, nil, false,
+			"192.168.1.3 is not on this host; it has 10.0.2.15, 192.168.1.2",
+			"set node.address to one of 10.0.2.15, 192.168.1.2, or add 192.168.1.3 to an interface (ip address add 192.168.1.3/<prefix length> dev <interface>)"},
+		{"only loopback", "192.168.1.2", []string{"127.0.0.1/8", "::1/128"}, nil, false,
+			"it has no address besides loopback", "add 192.168.1.2 to an interface"},
+		{"interfaces unreadable", "192.168.1.2", nil, errors.New("netlink: permission denied"), false,
+			"cannot list this host's addresses: netlink: permission denied", "ip address show"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := fakeHost(t, healthy, nil, nil)
+			h.InterfaceAddrs = func() ([]net.Addr, error) { return ipNets(t, tc.have...), tc.err }
+			c := config.Default(config.HostFacts{Hostname: "n", DefaultRouteAddress: "192.168.1.2"})
+			c.Node.Address = tc.address
+			got := find(Run(h, c), "node.address on this host")
+			if got.Name == "" {
+				t.Fatal("no node.address check in the report")
+			}
+			if got.OK != tc.ok || got.Severity != Error || !strings.Contains(got.Found, tc.found) || !strings.Contains(got.Fix, tc.fix) || (tc.ok && got.Fix != "") {
+				t.Errorf("got %+v\nwant ok=%v, an error found with %q, fixed with %q", got, tc.ok, tc.found, tc.fix)
+			}
+		})
 	}
 }

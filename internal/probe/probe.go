@@ -19,8 +19,8 @@ import (
 type Endpoint struct {
 	Name string
 	URL  string
-	// CAFile verifies the server; empty skips verification (only for
-	// loopback endpoints whose components serve a self-signed certificate).
+	// CAFile verifies an https server; it is required for https URLs
+	// (nothing is ever probed without verifying the server).
 	CAFile string
 	// CertFile and KeyFile authenticate the client (mTLS).
 	CertFile, KeyFile string
@@ -47,9 +47,10 @@ func (e Endpoint) Get(ctx context.Context) (int, string, error) {
 
 func (e Endpoint) client() (*http.Client, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if e.CAFile == "" {
-		tc.InsecureSkipVerify = true
-	} else {
+	if e.CAFile == "" && strings.HasPrefix(e.URL, "https:") {
+		return nil, fmt.Errorf("%s: an https endpoint needs a CA to verify it", e.Name)
+	}
+	if e.CAFile != "" {
 		pem, err := os.ReadFile(e.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("%s: read CA: %w", e.Name, err)

@@ -97,7 +97,8 @@ func exists(p string) bool {
 }
 
 // Render returns the three files of the runtime: containerd's config
-// (0644), the CNI conflist (0644) and the sysctl drop-in (0644).
+// (0644), the CNI conflist (0600: CIS 1.1.9 asks it of CNI files; only
+// containerd, as root, reads it) and the sysctl drop-in (0644).
 func Render(c *config.Cluster, h Host) ([]units.File, error) {
 	containerd, err := containerdConfig(c, h)
 	if err != nil {
@@ -109,7 +110,7 @@ func Render(c *config.Cluster, h Host) ([]units.File, error) {
 	}
 	return []units.File{
 		{Path: ContainerdConfig, Data: containerd, Mode: layout.ModePublic},
-		{Path: CNIConflist, Data: cni, Mode: layout.ModePublic},
+		{Path: CNIConflist, Data: cni, Mode: layout.ModePrivate},
 		{Path: SysctlConf, Data: sysctlConf(), Mode: layout.ModePublic},
 	}, nil
 }

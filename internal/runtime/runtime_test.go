@@ -34,8 +34,13 @@ func render(t *testing.T, h Host) map[string][]byte {
 	}
 	out := map[string][]byte{}
 	for _, f := range files {
-		if f.Mode != 0o644 {
-			t.Errorf("%s: mode %o, want 644", f.Path, f.Mode)
+		// CIS 1.1.9: the CNI file 0600; the others are world-readable configs.
+		want := os.FileMode(0o644)
+		if f.Path == CNIConflist {
+			want = 0o600
+		}
+		if f.Mode != want {
+			t.Errorf("%s: mode %o, want %o", f.Path, f.Mode, want)
 		}
 		out[f.Path] = f.Data
 	}

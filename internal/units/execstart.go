@@ -145,3 +145,24 @@ func cUnescape(ch byte) byte {
 	}
 	return ch
 }
+
+// LoadCredentials reads a unit file's LoadCredential= entries as ID to source
+// path, so a test that runs the daemon without systemd can hand it the same
+// files (systemd would copy each to CredentialsDir(unit)/ID).
+func LoadCredentials(unitFile []byte) (map[string]string, error) {
+	opts, err := unit.DeserializeOptions(bytes.NewReader(unitFile))
+	if err != nil {
+		return nil, fmt.Errorf("parse unit: %w", err)
+	}
+	creds := map[string]string{}
+	for _, o := range opts {
+		if o.Section == "Service" && o.Name == "LoadCredential" {
+			id, path, ok := strings.Cut(o.Value, ":")
+			if !ok {
+				return nil, fmt.Errorf("LoadCredential=%s: want ID:PATH", o.Value)
+			}
+			creds[id] = path
+		}
+	}
+	return creds, nil
+}

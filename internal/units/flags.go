@@ -22,9 +22,49 @@ type daemon struct {
 	notify bool
 	// successExitStatus lists exit codes systemd counts as a clean stop.
 	successExitStatus string
+	// user runs the daemon as this system user instead of root.
+	user string
+	// credentials are the files systemd hands the daemon (LoadCredential=),
+	// for a daemon whose user cannot read the root-only PKI.
+	credentials []credential
+	// sandbox turns on systemd's sandboxing (see sandboxOptions); writable
+	// lists the paths it may still write.
+	sandbox  bool
+	writable func(c *config.Cluster) []string
+	// ipAllow, when set, limits the daemon's own traffic to these addresses
+	// and ranges (IPAddressDeny=any, CIS 4.2.15).
+	ipAllow func(c *config.Cluster) []string
 	// flags returns flag name (without "--") to value.
-	flags func(c *config.Cluster) map[string]string
+	flags func(c *config.Cluster, h Host) map[string]string
 }
+
+// credential is one LoadCredential= entry: systemd reads Path as root and
+// gives the service a private copy at CredentialPath(unit, ID).
+type credential struct {
+	ID   string
+	Path string
+}
+
+// CredentialsDir is where systemd puts a unit's credentials (systemd 247+;
+// %d in a unit file expands to it).
+func CredentialsDir(unit string) string { return "/run/credentials/" + unit }
+
+// EtcdUser is the system user etcd runs as (CIS 1.1.11/1.1.12: its data dir
+// is etcd:etcd 0700).
+const EtcdUser = "etcd"
+
+// etcdCredentials are the PKI files etcd reads, handed over by systemd so the
+// etcd user needs no access to /etc/kubernetes/pki (root-only, 0700).
+var etcdCredentials = []credential{
+	{"ca.crt", layout.Cert("etcd/ca")},
+	{"server.crt", layout.Cert("etcd/server")},
+	{"server.key", layout.Key("etcd/server")},
+	{"peer.crt", layout.Cert("etcd/peer")},
+	{"peer.key", layout.Key("etcd/peer")},
+}
+
+// etcdCredential is the path etcd reads a credential at.
+func etcdCredential(id string) string { return CredentialsDir("etcd.service") + "/" + id }
 
 const (
 	networkOnline = "network-online.target"
@@ -54,6 +94,10 @@ var daemons = []daemon{
 		after:         []string{networkOnline},
 		wants:         []string{networkOnline},
 		notify:        true,
+		user:          EtcdUser,
+		credentials:   etcdCredentials,
+		sandbox:       true,
+		writable:      func(c *config.Cluster) []string { return []string{c.Etcd.DataDir} },
 		flags:         etcdFlags,
 	},
 	{
@@ -63,6 +107,8 @@ var daemons = []daemon{
 		after:         []string{networkOnline, "etcd.service"},
 		wants:         []string{networkOnline, "etcd.service"},
 		notify:        true,
+		sandbox:       true,
+		writable:      func(*config.Cluster) []string { return []string{layout.AuditLogDir} },
 		flags:         apiserverFlags,
 	},
 	{
@@ -71,6 +117,7 @@ var daemons = []daemon{
 		documentation: kubernetesDoc("kube-controller-manager"),
 		after:         []string{apiserverUnit},
 		wants:         []string{apiserverUnit},
+		sandbox:       true,
 		flags:         controllerManagerFlags,
 	},
 	{
@@ -82,6 +129,7 @@ var daemons = []daemon{
 		// Without leader election kube-scheduler exits 1 on SIGTERM
 		// ("finished without leader elect"): a clean stop, not a failure.
 		successExitStatus: "1",
+		sandbox:           true,
 		flags:             schedulerFlags,
 	},
 	{
@@ -91,6 +139,7 @@ var daemons = []daemon{
 		after:         []string{networkOnline, "containerd.service"},
 		wants:         []string{networkOnline},
 		requires:      []string{"containerd.service"},
+		ipAllow:       kubeletPeers,
 		flags:         kubeletFlags,
 	},
 	{
@@ -108,8 +157,9 @@ func kubernetesDoc(binary string) string {
 }
 
 // etcdFlags: mutual TLS for clients and peers with etcd's own CA, no
-// auto-TLS, listening on loopback and the node IP only (CIS 2.1-2.7).
-func etcdFlags(c *config.Cluster) map[string]string {
+// auto-TLS, listening on loopback and the node IP only (CIS 2.1-2.7). Its
+// PKI files are read from the credentials systemd hands it.
+func etcdFlags(c *config.Cluster, _ Host) map[string]string {
 	local := httpsURL("127.0.0.1", c.Etcd.ClientPort)
 	client := httpsURL(c.Node.Address, c.Etcd.ClientPort)
 	peer := httpsURL(c.Node.Address, c.Etcd.PeerPort)
@@ -122,32 +172,41 @@ func etcdFlags(c *config.Cluster) map[string]string {
 		"initial-advertise-peer-urls": peer,
 		"initial-cluster":             c.Node.Name + "=" + peer,
 		"client-cert-auth":            "true",
-		"trusted-ca-file":             layout.Cert("etcd/ca"),
-		"cert-file":                   layout.Cert("etcd/server"),
-		"key-file":                    layout.Key("etcd/server"),
+		"trusted-ca-file":             etcdCredential("ca.crt"),
+		"cert-file":                   etcdCredential("server.crt"),
+		"key-file":                    etcdCredential("server.key"),
 		"auto-tls":                    "false",
 		"peer-client-cert-auth":       "true",
-		"peer-trusted-ca-file":        layout.Cert("etcd/ca"),
-		"peer-cert-file":              layout.Cert("etcd/peer"),
-		"peer-key-file":               layout.Key("etcd/peer"),
+		"peer-trusted-ca-file":        etcdCredential("ca.crt"),
+		"peer-cert-file":              etcdCredential("peer.crt"),
+		"peer-key-file":               etcdCredential("peer.key"),
 		"peer-auto-tls":               "false",
 		"listen-metrics-urls":         "http://127.0.0.1:2381",
 		"snapshot-count":              "10000",
 	}
 }
 
+// AdmissionPlugins are the admission plugins the apiserver enables beyond its
+// defaults: NodeRestriction (CIS 1.2.15), DenyServiceExternalIPs (1.2.3) and
+// EventRateLimit (1.2.9, configured in layout.AdmissionConfig).
+// AlwaysPullImages (1.2.11) is left out on purpose: it makes every pod pull
+// its image from a registry, which an offline install with an image bundle
+// does not have.
+var AdmissionPlugins = []string{"NodeRestriction", "DenyServiceExternalIPs", "EventRateLimit"}
+
 // apiserverFlags follows kubeadm's command line plus the CIS 1.2 settings:
-// no anonymous requests, Node,RBAC, NodeRestriction, no profiling, a rotated
+// no anonymous requests, Node,RBAC, the AdmissionPlugins, no profiling, a rotated
 // audit log, Secrets encrypted at rest, kubelet serving certs verified, and
 // the front-proxy flags the aggregation layer (metrics-server) needs.
-func apiserverFlags(c *config.Cluster) map[string]string {
+func apiserverFlags(c *config.Cluster, _ Host) map[string]string {
 	flags := map[string]string{
 		"advertise-address":                       c.Node.Address,
 		"secure-port":                             strconv.Itoa(c.APIServer.Port),
 		"allow-privileged":                        "true",
 		"anonymous-auth":                          "false",
 		"authorization-mode":                      "Node,RBAC",
-		"enable-admission-plugins":                "NodeRestriction",
+		"enable-admission-plugins":                strings.Join(AdmissionPlugins, ","),
+		"admission-control-config-file":           layout.AdmissionConfig,
 		"profiling":                               "false",
 		"audit-log-path":                          layout.AuditLog,
 		"audit-log-maxage":                        "30",
@@ -186,7 +245,7 @@ func apiserverFlags(c *config.Cluster) map[string]string {
 // and the cluster CA to sign kubelet CSRs. Leader election is off: one
 // instance runs under systemd, and without it a restart need not wait for the
 // old lease to expire (~15 s) nor write a Lease every 2 s.
-func controllerManagerFlags(c *config.Cluster) map[string]string {
+func controllerManagerFlags(c *config.Cluster, _ Host) map[string]string {
 	flags := map[string]string{
 		"client-ca-file":                   layout.Cert("ca"),
 		"requestheader-client-ca-file":     layout.Cert("front-proxy-ca"),
@@ -205,13 +264,19 @@ func controllerManagerFlags(c *config.Cluster) map[string]string {
 }
 
 // schedulerFlags: CIS 1.4; leader election off as for the controller-manager.
-func schedulerFlags(*config.Cluster) map[string]string {
+func schedulerFlags(*config.Cluster, Host) map[string]string {
 	return merge(controlPlaneClientFlags("scheduler"), tlsFlags())
 }
 
+// ServingCertName is the PKI name of the serving certificate the
+// controller-manager or the scheduler presents on its secure port, signed by
+// the cluster CA so health probes verify it (instead of the self-signed one
+// each makes on its own).
+func ServingCertName(kubeconfig string) string { return kubeconfig + "-serving" }
+
 // controlPlaneClientFlags are the flags the controller-manager and the
-// scheduler share: their kubeconfig for everything, loopback-only serving,
-// no profiling, no leader election.
+// scheduler share: their kubeconfig for everything, loopback-only serving
+// with a certificate from the cluster CA, no profiling, no leader election.
 func controlPlaneClientFlags(kubeconfig string) map[string]string {
 	conf := layout.Kubeconfig(kubeconfig)
 	return map[string]string{
@@ -219,6 +284,8 @@ func controlPlaneClientFlags(kubeconfig string) map[string]string {
 		"authentication-kubeconfig": conf,
 		"authorization-kubeconfig":  conf,
 		"bind-address":              "127.0.0.1",
+		"tls-cert-file":             layout.Cert(ServingCertName(kubeconfig)),
+		"tls-private-key-file":      layout.Key(ServingCertName(kubeconfig)),
 		"profiling":                 "false",
 		"leader-elect":              "false",
 	}
@@ -226,22 +293,35 @@ func controlPlaneClientFlags(kubeconfig string) map[string]string {
 
 // kubeletFlags keep only what cannot go into the KubeletConfiguration file:
 // the flag of every config-file field (--container-runtime-endpoint too) is
-// deprecated.
-func kubeletFlags(c *config.Cluster) map[string]string {
-	return map[string]string{
-		"config":            layout.KubeletConfig,
-		"kubeconfig":        layout.Kubeconfig("kubelet"),
-		"node-ip":           c.Node.Address,
-		"hostname-override": c.Node.Name,
-	}
+// deprecated. --hostname-override only when the node's name is not the host
+// name (CIS 4.2.7).
+func kubeletFlags(c *config.Cluster, h Host) map[string]string {
+	return merge(map[string]string{
+		"config":     layout.KubeletConfig,
+		"kubeconfig": layout.Kubeconfig("kubelet"),
+		"node-ip":    c.Node.Address,
+	}, hostnameOverride(c, h))
+}
+
+// kubeletPeers are the only addresses the kubelet itself talks to: loopback,
+// the node (the apiserver, hostNetwork pods), the pods (probes) and the
+// Services. Its pods run in their own cgroups and are not limited by this.
+func kubeletPeers(c *config.Cluster) []string {
+	return []string{"localhost", c.Node.Address, c.Network.PodCIDR, c.Network.ServiceCIDR}
 }
 
 // kubeProxyFlags: everything else is in the KubeProxyConfiguration file.
-func kubeProxyFlags(c *config.Cluster) map[string]string {
-	return map[string]string{
-		"config":            layout.KubeProxyConfig,
-		"hostname-override": c.Node.Name,
+func kubeProxyFlags(c *config.Cluster, h Host) map[string]string {
+	return merge(map[string]string{"config": layout.KubeProxyConfig}, hostnameOverride(c, h))
+}
+
+// hostnameOverride is --hostname-override when the node's name differs from
+// the host name the daemons would use.
+func hostnameOverride(c *config.Cluster, h Host) map[string]string {
+	if c.Node.Name == strings.ToLower(h.Hostname) {
+		return nil
 	}
+	return map[string]string{"hostname-override": c.Node.Name}
 }
 
 // tlsFlags restrict the Kubernetes control-plane servers to strong TLS.

@@ -40,7 +40,7 @@ func helpListPath(binary string) string {
 // always, against the live binary when one is present. -update rewrites the
 // stored list from a present binary.
 func TestFlagsExistInHelp(t *testing.T) {
-	for _, comp := range Components(configtest.Cluster(t)) {
+	for _, comp := range Components(configtest.Cluster(t), Host{}) {
 		t.Run(comp.Name, func(t *testing.T) {
 			bin := findBinary(comp.Name)
 			if golden.Updating() && bin != "" {

@@ -43,6 +43,9 @@ type Host struct {
 	// (outside the host's network namespace, e.g. in a container); kube-proxy
 	// must then leave the conntrack table size alone.
 	ConntrackReadOnly bool
+	// Hostname is the machine's host name, lower-cased: the kubelet and
+	// kube-proxy get --hostname-override only when the node name differs.
+	Hostname string
 }
 
 // File is one rendered file: where it goes on the host, its bytes, its mode.
@@ -65,10 +68,10 @@ type Component struct {
 
 // Components returns the daemons in start order: etcd, kube-apiserver,
 // kube-controller-manager, kube-scheduler, kubelet, kube-proxy.
-func Components(c *config.Cluster) []Component {
+func Components(c *config.Cluster, h Host) []Component {
 	comps := make([]Component, len(daemons))
 	for i, d := range daemons {
-		comps[i] = Component{Name: d.name, Unit: d.name + ".service", Args: argv(c, d)}
+		comps[i] = Component{Name: d.name, Unit: d.name + ".service", Args: argv(c, h, d)}
 	}
 	return comps
 }
@@ -76,10 +79,10 @@ func Components(c *config.Cluster) []Component {
 // RenderUnits returns the unit file of every component, mode 0600 (CIS asks
 // it of component specs) at layout.Unit(name). Each file is checked to parse
 // back as systemd would read it.
-func RenderUnits(c *config.Cluster) ([]File, error) {
+func RenderUnits(c *config.Cluster, h Host) ([]File, error) {
 	files := make([]File, len(daemons))
 	for i, d := range daemons {
-		data, err := io.ReadAll(unit.Serialize(unitOptions(d, argv(c, d))))
+		data, err := io.ReadAll(unit.Serialize(unitOptions(c, d, argv(c, h, d))))
 		if err != nil {
 			return nil, fmt.Errorf("render %s.service: %w", d.name, err)
 		}
@@ -93,8 +96,8 @@ func RenderUnits(c *config.Cluster) ([]File, error) {
 
 // argv is the binary's path and its flags as --name=value, sorted by name so
 // the rendered units are stable.
-func argv(c *config.Cluster, d daemon) []string {
-	flags := d.flags(c)
+func argv(c *config.Cluster, h Host, d daemon) []string {
+	flags := d.flags(c, h)
 	args := []string{path.Join(c.Binaries.InstallDir, d.name)}
 	for _, name := range slices.Sorted(maps.Keys(flags)) {
 		args = append(args, "--"+name+"="+flags[name])
@@ -108,7 +111,7 @@ const apiserverStopTimeout = 20
 // unitOptions lays out one daemon's unit. StartLimitIntervalSec=0 keeps
 // Restart=always retrying forever: a controller-manager that crash-loops while
 // the apiserver is down must come back once it is up, not stay "failed".
-func unitOptions(d daemon, args []string) []*unit.UnitOption {
+func unitOptions(c *config.Cluster, d daemon, args []string) []*unit.UnitOption {
 	opts := []*unit.UnitOption{
 		unit.NewUnitOption("Unit", "Description", d.description),
 		unit.NewUnitOption("Unit", "Documentation", d.documentation),
@@ -133,6 +136,23 @@ func unitOptions(d daemon, args []string) []*unit.UnitOption {
 	if d.successExitStatus != "" {
 		opts = append(opts, unit.NewUnitOption("Service", "SuccessExitStatus", d.successExitStatus))
 	}
+	if d.user != "" {
+		opts = append(opts, unit.NewUnitOption("Service", "User", d.user), unit.NewUnitOption("Service", "Group", d.user))
+	}
+	for _, cred := range d.credentials {
+		opts = append(opts, unit.NewUnitOption("Service", "LoadCredential", cred.ID+":"+cred.Path))
+	}
+	if d.sandbox {
+		var writable []string
+		if d.writable != nil {
+			writable = d.writable(c)
+		}
+		opts = append(opts, sandboxOptions(d.user != "", writable)...)
+	}
+	if d.ipAllow != nil {
+		opts = append(opts, unit.NewUnitOption("Service", "IPAddressDeny", "any"),
+			unit.NewUnitOption("Service", "IPAddressAllow", strings.Join(d.ipAllow(c), " ")))
+	}
 	return append(opts,
 		unit.NewUnitOption("Service", "ExecStart", execStart(args)),
 		unit.NewUnitOption("Service", "Restart", "always"),
@@ -148,4 +168,44 @@ func appendList(opts []*unit.UnitOption, section, name string, values []string) 
 		return opts
 	}
 	return append(opts, unit.NewUnitOption(section, name, strings.Join(values, " ")))
+}
+
+// sandboxOptions confine a daemon that needs no host access beyond its own
+// files and the network: no new privileges, the OS and /etc read-only
+// (writable excepted), no home dirs, its own /tmp and /dev, kernel
+// tunables, modules, logs and cgroups out of reach, no SUID, realtime or
+// personality changes, only IP and Unix sockets, native system calls. A
+// daemon that runs as its own user also gets no capabilities at all.
+// kubelet and kube-proxy are not sandboxed: they manage the host's
+// containers, mounts and netfilter.
+func sandboxOptions(unprivileged bool, writable []string) []*unit.UnitOption {
+	var opts []*unit.UnitOption
+	for _, kv := range [][2]string{
+		{"NoNewPrivileges", "yes"},
+		{"ProtectSystem", "strict"},
+		{"ProtectHome", "yes"},
+		{"PrivateTmp", "yes"},
+		{"PrivateDevices", "yes"},
+		{"ProtectKernelTunables", "yes"},
+		{"ProtectKernelModules", "yes"},
+		{"ProtectKernelLogs", "yes"},
+		{"ProtectControlGroups", "yes"},
+		{"ProtectClock", "yes"},
+		{"ProtectHostname", "yes"},
+		{"RestrictSUIDSGID", "yes"},
+		{"RestrictRealtime", "yes"},
+		{"RestrictNamespaces", "yes"},
+		{"LockPersonality", "yes"},
+		{"RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6 AF_NETLINK"},
+		{"SystemCallArchitectures", "native"},
+	} {
+		opts = append(opts, unit.NewUnitOption("Service", kv[0], kv[1]))
+	}
+	if len(writable) > 0 {
+		opts = append(opts, unit.NewUnitOption("Service", "ReadWritePaths", strings.Join(writable, " ")))
+	}
+	if unprivileged {
+		opts = append(opts, unit.NewUnitOption("Service", "CapabilityBoundingSet", ""))
+	}
+	return opts
 }

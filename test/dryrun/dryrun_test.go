@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"testing"
 
 	"github.com/k8s-single/k8s-single/internal/host"
+	"github.com/k8s-single/k8s-single/internal/phases"
 )
 
 var binary string
@@ -89,8 +91,11 @@ func (s *stage) setNodeIP(ip string) {
 
 // up runs `k8s-single up --dry-run` with extra environment and returns its
 // output and error.
-func (s *stage) up(env ...string) (string, error) {
-	cmd := exec.Command(binary, "up", "--dry-run", "--root", s.root, "-c", s.cfg)
+func (s *stage) up(env ...string) (string, error) { return s.upWith(env) }
+
+// upWith is up with more flags for `up`.
+func (s *stage) upWith(env []string, flags ...string) (string, error) {
+	cmd := exec.Command(binary, append([]string{"up", "--dry-run", "--root", s.root, "-c", s.cfg}, flags...)...)
 	cmd.Env = append(os.Environ(), env...)
 	if os.Geteuid() == 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
@@ -153,6 +158,8 @@ var wantFiles = map[string]string{
 	"etc/kubernetes/kubelet.conf":                        "0600",
 	"etc/kubernetes/encryption-config.yaml":              "0600",
 	"etc/kubernetes/audit-policy.yaml":                   "0644",
+	"etc/kubernetes/admission-config.yaml":               "0644",
+	"etc/cni/net.d/10-k8s-single.conflist":               "0600",
 	"etc/systemd/system/etcd.service":                    "0600",
 	"etc/systemd/system/kube-apiserver.service":          "0600",
 	"etc/systemd/system/kube-scheduler.service":          "0600",
@@ -331,4 +338,142 @@ func readCert(t *testing.T, root, name string) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return cert
+}
+
+// TestKillBetweenCAKeyAndCertResumes: a run killed right after writing the
+// CA's key (its certificate not yet written, nothing recorded) resumes by
+// making the CA anew, not by asking the user to delete the key.
+func TestKillBetweenCAKeyAndCertResumes(t *testing.T) {
+	s := newStage(t, "192.168.56.10")
+	out, err := s.up("K8S_SINGLE_FAILPOINT=after-write:pki/ca.key")
+	var exit *exec.ExitError
+	if err == nil || !asExit(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("run was not killed after writing ca.key: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(s.root, "etc/kubernetes/pki/ca.crt")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ca.crt exists after the kill (%v): the failpoint did not land between key and certificate", err)
+	}
+	s.mustUp()
+	assertChainsVerify(t, s.root)
+}
+
+// TestRecordedIrreplaceablesAreNeverMadeAnew: once an install recorded its
+// CA and its Secrets' encryption key, deleting both CA files or emptying or
+// deleting the encryption config stops up with the way out, and writes no
+// new CA or key; restoring the files lets up go on.
+func TestRecordedIrreplaceablesAreNeverMadeAnew(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		files   []string
+		breakIt func(p string) error
+		says    string
+	}{
+		{"CA deleted", []string{"etc/kubernetes/pki/ca.crt", "etc/kubernetes/pki/ca.key"}, os.Remove, "is missing"},
+		{"encryption key emptied", []string{"etc/kubernetes/encryption-config.yaml"}, func(p string) error { return os.Truncate(p, 0) }, "is empty"},
+		{"encryption key deleted", []string{"etc/kubernetes/encryption-config.yaml"}, os.Remove, "is missing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStage(t, "192.168.56.10")
+			s.mustUp()
+			saved := map[string][]byte{}
+			for _, f := range tc.files {
+				p := filepath.Join(s.root, f)
+				data, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				saved[p] = data
+				if err := tc.breakIt(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := s.up()
+			if err == nil {
+				t.Fatalf("up after %s succeeded:\n%s", tc.name, out)
+			}
+			for _, want := range []string{tc.says, "will not make it anew", "Restore the file from a backup", "reset --purge"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("up's output does not say %q:\n%s", want, out)
+				}
+			}
+			for p := range saved {
+				if st, err := os.Stat(p); err == nil && st.Size() > 0 {
+					t.Errorf("%s was made anew", p)
+				}
+			}
+			for p, data := range saved {
+				if err := os.WriteFile(p, data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if os.Geteuid() == 0 {
+					os.Chown(p, nobody, nobody)
+				}
+			}
+			if strings.HasSuffix(tc.files[0], "ca.crt") {
+				os.Chmod(filepath.Join(s.root, tc.files[0]), 0o644)
+			}
+			s.mustUp()
+		})
+	}
+}
+
+// TestModeDriftIsRepaired: a key chmod-ed 0644 and the pki dir chmod-ed
+// 0755 show as drift in `phase list`; up puts back 0600 and 0700 and the
+// journal keeps recording 0600 and 0700.
+func TestModeDriftIsRepaired(t *testing.T) {
+	s := newStage(t, "192.168.56.10")
+	s.mustUp()
+	key, dir := filepath.Join(s.root, "etc/kubernetes/pki/ca.key"), filepath.Join(s.root, "etc/kubernetes/pki")
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "phase", "list", "--root", s.root, "-c", s.cfg)
+	list, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(list), "/etc/kubernetes/pki") || !strings.Contains(string(list), "want 0") {
+		t.Errorf("phase list does not show the mode drift:\n%s", list)
+	}
+	out := s.mustUp()
+	for p, want := range map[string]os.FileMode{key: 0o600, dir: 0o700} {
+		st, err := os.Stat(p)
+		if err != nil || st.Mode().Perm() != want {
+			t.Errorf("%s: mode %v after up, want %04o\n%s", p, st.Mode().Perm(), want, out)
+		}
+	}
+	j, err := phases.LoadJournal(host.Root(s.root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range j.Phases["certs"].Artifacts {
+		if want := map[string]string{"/etc/kubernetes/pki/ca.key": "0600", "/etc/kubernetes/pki": "0700"}[a.Path]; want != "" && a.Mode != want {
+			t.Errorf("the journal records %s with mode %s, want %s", a.Path, a.Mode, want)
+		}
+	}
+	if out := s.mustUp(); !strings.Contains(out, "0 ran") {
+		t.Errorf("the run after the repair was not a no-op:\n%s", out)
+	}
+}
+
+// TestKilledForcedRunKeepsTheCA: a forced re-run of an installed tree killed
+// at any of several writes resumes to the same files, and the CA (and the
+// etcd CA) keep their fingerprints: nothing irreplaceable is made anew.
+func TestKilledForcedRunKeepsTheCA(t *testing.T) {
+	s := newStage(t, "192.168.56.10")
+	s.mustUp()
+	ca, etcdCA := s.certFingerprint("ca"), s.certFingerprint("etcd/ca")
+	before := s.tree()
+	for _, fp := range []string{"after-write:3", "before-rename:9", "after-write:20", "after-write:30"} {
+		out, err := s.upWith([]string{"K8S_SINGLE_FAILPOINT=" + fp}, "--force")
+		var exit *exec.ExitError
+		if err == nil || !asExit(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("forced run with failpoint %s was not killed: %v\n%s", fp, err, out)
+		}
+		s.mustUp()
+		if s.certFingerprint("ca") != ca || s.certFingerprint("etcd/ca") != etcdCA {
+			t.Fatalf("after a kill at %s the CA changed", fp)
+		}
+		assertSameTree(t, before, s.tree())
+	}
 }

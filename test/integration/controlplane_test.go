@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,6 +101,30 @@ func TestControlPlane(t *testing.T) {
 			if out, _ := c.kubectl("scheduler", args...); out != tc.want {
 				t.Errorf("scheduler: can-i %s = %q, want %q", tc.ask, out, tc.want)
 			}
+		}
+	})
+
+	t.Run("the apiserver's kubelet client reaches the kubelet API and nothing else", func(t *testing.T) {
+		for _, tc := range []struct{ ask, want string }{
+			{"get nodes --subresource=proxy", "yes"},
+			{"get nodes --subresource=log", "yes"},
+			{"get secrets", "no"},
+			{"create clusterrolebindings", "no"},
+		} {
+			args := append([]string{"auth", "can-i", "-A", "--as", kube.APIServerKubeletClientUser}, strings.Fields(tc.ask)...)
+			if out, _ := c.kubectl("super-admin", args...); out != tc.want {
+				t.Errorf("%s: can-i %s = %q, want %q", kube.APIServerKubeletClientUser, tc.ask, out, tc.want)
+			}
+		}
+	})
+
+	t.Run("admission refuses a Service with externalIPs (DenyServiceExternalIPs)", func(t *testing.T) {
+		svc := filepath.Join(t.TempDir(), "svc.yaml")
+		os.WriteFile(svc, []byte("apiVersion: v1\nkind: Service\nmetadata: {name: external, namespace: default}\n"+
+			"spec: {ports: [{port: 80}], externalIPs: [203.0.113.9]}\n"), 0o644)
+		out, err := c.kubectl("super-admin", "create", "-f", svc)
+		if err == nil || !strings.Contains(out, "externalIPs") {
+			t.Fatalf("a Service with externalIPs was not refused: %v\n%s", err, out)
 		}
 	})
 

@@ -118,6 +118,17 @@ func (c *cluster) startWith(component string, override map[string]string) *servi
 	if err != nil {
 		c.t.Fatalf("parse %s unit: %v", component, err)
 	}
+	// systemd's part for LoadCredential=: the daemon reads the source files.
+	creds, err := units.LoadCredentials(data)
+	if err != nil {
+		c.t.Fatalf("parse %s unit: %v", component, err)
+	}
+	for id, src := range creds {
+		from := units.CredentialsDir(component+".service") + "/" + id
+		for i := range argv {
+			argv[i] = strings.ReplaceAll(argv[i], from, src)
+		}
+	}
 	for i := range argv {
 		argv[i] = c.mapArg(argv[i])
 		if name, _, ok := strings.Cut(argv[i], "="); ok && override[name] != "" {

@@ -1,0 +1,89 @@
+package install
+
+import (
+	"fmt"
+	"os"
+	"path"
+
+	"github.com/k8s-single/k8s-single/internal/host"
+	"github.com/k8s-single/k8s-single/internal/layout"
+	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/units"
+)
+
+// timerUnit is the renewal timer's unit name.
+const timerUnit = units.CertsRenewalUnit + ".timer"
+
+// Timers installs k8s-single itself next to the binaries and the daily timer
+// that renews the certificates before they expire.
+func Timers() phases.Phase {
+	return phases.Phase{
+		Name:      "timers",
+		Short:     "install k8s-single and its daily certificate-renewal timer",
+		DependsOn: []string{"certs"},
+		Inputs: func(c *phases.Context) any {
+			fs, err := timerFiles(c)
+			if err != nil {
+				return err.Error()
+			}
+			return fs.digests()
+		},
+		Render: func(c *phases.Context) error {
+			fs, err := timerFiles(c)
+			if err != nil {
+				return err
+			}
+			return fs.write(c)
+		},
+		Start: func(c *phases.Context) error {
+			if err := installSelf(c); err != nil {
+				return err
+			}
+			return startUnits(c, timerUnit)
+		},
+		Undo: func(c *phases.Context) error { return stopUnits(c, timerUnit) },
+		Plan: func(c *phases.Context) []string {
+			return []string{"copy k8s-single to " + selfPath(c), "enable and start " + timerUnit}
+		},
+	}
+}
+
+func timerFiles(c *phases.Context) (files, error) {
+	return units.RenderTimers(c.Config.Binaries.InstallDir)
+}
+
+func selfPath(c *phases.Context) string { return path.Join(c.Config.Binaries.InstallDir, units.Self) }
+
+// installSelf copies the running k8s-single to the install dir (0755), where
+// the timers run it; a copy that is already the running binary stays.
+func installSelf(c *phases.Context) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find k8s-single's own binary: %w", err)
+	}
+	dst := c.Root.Path(selfPath(c))
+	c.Track(selfPath(c))
+	if same, _ := sameFile(exe, dst); same {
+		return nil
+	}
+	src, err := os.Open(exe)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if err := host.CopyAtomic(dst, src, 0o755, layout.ModeDir); err != nil {
+		return err
+	}
+	c.Printf("k8s-single copied to %s", selfPath(c))
+	return nil
+}
+
+// sameFile reports whether two paths hold the same bytes (by digest).
+func sameFile(a, b string) (bool, error) {
+	da, _, err := host.FileDigest(a)
+	if err != nil {
+		return false, err
+	}
+	db, _, err := host.FileDigest(b)
+	return err == nil && da == db, err
+}

@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/k8s-single/k8s-single/internal/install.Version=$(VERSION)
 BIN       := bin/k8s-single
 
-.PHONY: all build up test lint integration binaries images smoke vagrant bench fuzz clean
+.PHONY: all build up test lint integration binaries images kube-bench smoke vagrant bench fuzz clean
 
 all: build
 
@@ -38,8 +38,13 @@ integration: binaries
 images: build
 	$(BIN) images build --out $(CACHE_DIR)/images --cache-dir $(CACHE_DIR)
 
+# kube-bench: the CIS benchmark tool the smoke tier's cis step runs, built from
+# the Go module proxy into $(CACHE_DIR)/kube-bench/<version> (cold minutes, warm < 0.1 s).
+kube-bench:
+	CACHE_DIR=$(CACHE_DIR) test/smoke/kube-bench/build.sh
+
 # smoke: the whole cluster under real systemd in systemd-nspawn (root).
-smoke: binaries images
+smoke: binaries images kube-bench
 	test/smoke/run.sh
 
 # vagrant: the same scenario in a VM driven by vagrant + vagrant-libvirt (root;

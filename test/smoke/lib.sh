@@ -130,6 +130,43 @@ smoke_inputs() {
 	say "k8s-single: $K8S_SINGLE ($("$K8S_SINGLE" version 2>/dev/null | head -n 1)); binaries: $BIN_DIR; images: ${IMAGES:-none}; dashboard image: ${DASHBOARD_IMAGE:-default}"
 }
 
+# ---- kube-bench (the cis step)
+
+# KUBE_BENCH_VERSION: kube-bench's release (the newest the Go module proxy
+# serves); KUBE_BENCH_BENCHMARK: the CIS profile it runs (cis-1.12 is its
+# newest; kube-bench maps only Kubernetes 1.32-1.34 to it, so it is named).
+KUBE_BENCH_VERSION=${KUBE_BENCH_VERSION:-v0.15.6}
+KUBE_BENCH_BENCHMARK=cis-1.12
+
+# smoke_kube_bench sets KUBE_BENCH_DIR (the kube-bench binary and its cfg/),
+# building it once with test/smoke/kube-bench/build.sh into
+# $CACHE_DIR/kube-bench/<version> unless KUBE_BENCH_DIR is given.
+smoke_kube_bench() {
+	if [ -z "${KUBE_BENCH_DIR:-}" ]; then
+		KUBE_BENCH_DIR=$(KUBE_BENCH_VERSION=$KUBE_BENCH_VERSION "$REPO/test/smoke/kube-bench/build.sh" | tail -n 1) ||
+			die "test/smoke/kube-bench/build.sh failed (or set KUBE_BENCH_DIR=dir with kube-bench and cfg/)"
+	fi
+	[ -x "$KUBE_BENCH_DIR/kube-bench" ] && [ -d "$KUBE_BENCH_DIR/cfg/$KUBE_BENCH_BENCHMARK" ] ||
+		die "KUBE_BENCH_DIR=$KUBE_BENCH_DIR has no kube-bench or no cfg/$KUBE_BENCH_BENCHMARK"
+	say "kube-bench: $KUBE_BENCH_DIR ($("$KUBE_BENCH_DIR/kube-bench" version 2>/dev/null | head -n 1))"
+}
+
+# smoke_kube_bench_cfg DEST writes the kube-bench config dir the cis step uses:
+# upstream's cfg/config.yaml and cfg/$KUBE_BENCH_BENCHMARK/ from
+# $KUBE_BENCH_DIR, with our component paths (test/smoke/kube-bench/config.yaml)
+# as the benchmark's config.yaml, which kube-bench merges over cfg/config.yaml,
+# and our fixes to the controls (test/smoke/kube-bench/$KUBE_BENCH_BENCHMARK.patch).
+smoke_kube_bench_cfg() {
+	local dest=$1 kb=$REPO/test/smoke/kube-bench
+	rm -rf "$dest"
+	mkdir -p "$dest"
+	cp "$KUBE_BENCH_DIR/cfg/config.yaml" "$dest/config.yaml"
+	cp -r "$KUBE_BENCH_DIR/cfg/$KUBE_BENCH_BENCHMARK" "$dest/$KUBE_BENCH_BENCHMARK"
+	cp "$kb/config.yaml" "$dest/$KUBE_BENCH_BENCHMARK/config.yaml"
+	(cd "$dest/$KUBE_BENCH_BENCHMARK" && git apply "$kb/$KUBE_BENCH_BENCHMARK.patch") ||
+		die "$kb/$KUBE_BENCH_BENCHMARK.patch does not apply to kube-bench $KUBE_BENCH_VERSION's cfg/$KUBE_BENCH_BENCHMARK"
+}
+
 # smoke_bundle_missing prints the references `images list` names that
 # $IMAGES/bundle.json has no tarball for.
 smoke_bundle_missing() {
@@ -178,6 +215,10 @@ STEP_TIMEOUT=${STEP_TIMEOUT:-600}
 NODE_WAIT=${NODE_WAIT:-120}
 STATUS_WAIT=${STATUS_WAIT:-60}
 STEPS="${STEPS:-}"
+KUBE_BENCH=${KUBE_BENCH:-}
+KUBE_BENCH_CFG=${KUBE_BENCH_CFG:-}
+KUBE_BENCH_BENCHMARK=$KUBE_BENCH_BENCHMARK
+KUBE_BENCH_TARGETS=${KUBE_BENCH_TARGETS:-master,controlplane,etcd,node,policies}
 EOF
 }
 

@@ -28,7 +28,12 @@
 #                     the test-only stand-in, built into the bundle with
 #                     `k8s-single dashboard standin --out $IMAGES`; none without a bundle
 #                     or when CONFIG_EXTRA has a dashboard: section)
-#   ARTIFACTS=$SMOKE_CACHE/artifacts   where the dashboard screenshot is kept
+#   ARTIFACTS=$SMOKE_CACHE/artifacts   where the dashboard screenshot and
+#                     kube-bench's report (JSON and text) are kept
+#   KUBE_BENCH_DIR=dir  kube-bench and its cfg/ for the cis step (default: built
+#                     once by test/smoke/kube-bench/build.sh into
+#                     $CACHE_DIR/kube-bench/<version>, CACHE_DIR=/var/cache/k8s-single)
+#   KUBE_BENCH_TARGETS=master,controlplane,etcd,node,policies   what the cis step runs
 #   CONFIG_EXTRA=yaml     more top-level config sections (not node/binaries/runtime),
 #                         e.g. CONFIG_EXTRA=$'dashboard:\n  kind: none'
 #   MIRROR=url        Debian mirror for debootstrap (default: read from /etc/apt)
@@ -190,6 +195,12 @@ cleanup() {
 		mkdir -p "$ARTIFACTS" && cp "$SHARE/dashboard.png" "$ARTIFACTS/dashboard-${RUN##*/}.png" &&
 			say "dashboard screenshot kept: $ARTIFACTS/dashboard-${RUN##*/}.png"
 	fi
+	for f in kube-bench.json kube-bench.txt; do
+		if [ -n "$SHARE" ] && [ -s "$SHARE/$f" ]; then
+			mkdir -p "$ARTIFACTS" && cp "$SHARE/$f" "$ARTIFACTS/${f%.*}-${RUN##*/}.${f##*.}" &&
+				say "kube-bench report kept: $ARTIFACTS/${f%.*}-${RUN##*/}.${f##*.}"
+		fi
+	done
 	if [ -n "$RUN" ]; then
 		if [ -n "${KEEP:-}" ]; then
 			say "KEEP=1: run dir kept: $RUN (journal: journalctl -D $R/var/log/journal)"
@@ -245,6 +256,7 @@ timed host-tools "$(since "$t")"
 # ---- 2. k8s-single, the binaries, the image bundle with the dashboard stand-in
 t=$EPOCHREALTIME
 smoke_inputs
+smoke_kube_bench
 timed inputs "$(since "$t")"
 
 # ---- 3. the rootfs, built once per package list
@@ -269,7 +281,10 @@ if ! "$K8S_SINGLE" config validate --file "$R/etc/k8s-single/cluster.yaml" >"$RU
 	sed 's/^/    /' "$RUN/validate.out" "$R/etc/k8s-single/cluster.yaml"
 	die "the cluster config (above) does not validate: $R/etc/k8s-single/cluster.yaml"
 fi
-smoke_env >"$R/etc/k8s-smoke.env"
+# kube-bench for the cis step: the binary bind-mounted, its config dir (ours
+# merged over upstream's) written into the rootfs.
+smoke_kube_bench_cfg "$R/etc/kube-bench/cfg"
+KUBE_BENCH=/opt/kube-bench/kube-bench KUBE_BENCH_CFG=/etc/kube-bench/cfg smoke_env >"$R/etc/k8s-smoke.env"
 # The node IP: inside the container's private network namespace (a veth pair:
 # no dummy driver in this kernel), with the default route through it.
 smoke_node_net_unit default-route >"$R/etc/systemd/system/node-net.service"
@@ -307,6 +322,7 @@ NSPAWN=(systemd-nspawn -D "$R" --machine="$MACHINE"
 	--capability=CAP_SYSLOG --bind=/dev/kmsg # the kubelet's OOM watcher reads /dev/kmsg
 	--system-call-filter=@keyring            # runc joins a session keyring
 	--bind="$SHARE:/mnt/share" --bind-ro="$BIN_DIR:/opt/k8s-single/binaries"
+	--bind-ro="$KUBE_BENCH_DIR:/opt/kube-bench"
 	--resolv-conf=off --link-journal=no --console=read-only --kill-signal=SIGRTMIN+3)
 [ -n "${IMAGES:-}" ] && NSPAWN+=(--bind-ro="$IMAGES:/opt/k8s-single/images")
 NSPAWN+=(/usr/local/sbin/nsinit)

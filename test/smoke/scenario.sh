@@ -5,7 +5,8 @@
 #
 # It drives k8s-single only: up from nothing, phase list, a no-op up, a
 # SIGKILL in the middle of a phase and a resume, etcd health, kubectl, the
-# dashboard (HTTPS, token, headless Chromium screenshot), reset and up again.
+# dashboard (HTTPS, token, headless Chromium screenshot), the CIS benchmark
+# (kube-bench) and the node's hardening, reset and up again.
 # Every step prints its name, result and duration; a failed
 # step dumps `systemctl status` and the last 50 journal lines of every
 # component unit. The log goes to /mnt/share/scenario.log and the verdict to
@@ -407,6 +408,101 @@ s_dashboard() {
 	echo "screenshot: $SHARE/dashboard.png ($(stat -c %s "$SHARE/dashboard.png") bytes)"
 }
 
+# cis: kube-bench (KUBE_BENCH, bind-mounted by run.sh) runs the CIS Kubernetes
+# Benchmark profile KUBE_BENCH_BENCHMARK (cis-1.12) on the live node, targets
+# KUBE_BENCH_TARGETS, with our config dir KUBE_BENCH_CFG (our component paths
+# merged over upstream's config, our fixes to three audits: see
+# test/smoke/kube-bench/). Its JSON and text reports go to /mnt/share (run.sh
+# keeps them under ARTIFACTS). Prints PASS/FAIL/WARN/INFO per target and each
+# WARN; any FAIL (kube-bench reports FAIL only for scored checks; an unscored
+# one that fails is a WARN) fails the step, listing its id, text, audit output
+# and expected result. SKIP where the tier brings no kube-bench (Vagrant).
+s_cis() {
+	need up || return 77
+	local json=$SHARE/kube-bench.json txt=$SHARE/kube-bench.txt nfail kb
+	if [ -z "${KUBE_BENCH:-}" ]; then
+		echo "SKIP: this tier brings no kube-bench (KUBE_BENCH is empty in /etc/k8s-smoke.env; the nspawn tier's run.sh sets it)"
+		return 77
+	fi
+	[ -x "$KUBE_BENCH" ] || { echo "KUBE_BENCH=$KUBE_BENCH is not executable"; return 1; }
+	[ -s "$KUBE_BENCH_CFG/$KUBE_BENCH_BENCHMARK/config.yaml" ] || { echo "no $KUBE_BENCH_CFG/$KUBE_BENCH_BENCHMARK/config.yaml"; return 1; }
+	kb=("$KUBE_BENCH" --config-dir "$KUBE_BENCH_CFG" --config "$KUBE_BENCH_CFG/config.yaml"
+		run --benchmark "$KUBE_BENCH_BENCHMARK" --targets "$KUBE_BENCH_TARGETS")
+	echo "+ ${kb[*]} --json --outputfile $json"
+	timeout --kill-after=10 "$STEP_TIMEOUT" "${kb[@]}" --json --outputfile "$json" 2>"$OUT/kube-bench-json.err" ||
+		{ echo "kube-bench --json failed:"; tail -n 20 "$OUT/kube-bench-json.err"; return 1; }
+	jq -e '.Controls | length > 0' "$json" >/dev/null 2>&1 ||
+		{ echo "kube-bench wrote no report to $json:"; tail -n 20 "$OUT/kube-bench-json.err"; return 1; }
+	# The text report, for people (the verdict is the JSON's).
+	echo "+ ${kb[*]} >$txt"
+	timeout --kill-after=10 "$STEP_TIMEOUT" "${kb[@]}" >"$txt" 2>&1 || echo "(the text run of kube-bench failed; see $txt)"
+
+	echo "kube-bench $("$KUBE_BENCH" version 2>/dev/null | head -n 1), $KUBE_BENCH_BENCHMARK; per target:"
+	jq -r '(["TARGET", "PASS", "FAIL", "WARN", "INFO"] | @tsv),
+		(.Controls[] | [.node_type, .total_pass, .total_fail, .total_warn, .total_info] | @tsv),
+		(["total", .Totals.total_pass, .Totals.total_fail, .Totals.total_warn, .Totals.total_info] | @tsv)' "$json" |
+		awk -F'\t' '{ printf "  %-13s %5s %5s %5s %5s\n", $1, $2, $3, $4, $5 }'
+	echo "WARN (unscored, manual, or a scored check kube-bench could not decide):"
+	jq -r '.Controls[].tests[].results[] | select(.status == "WARN") |
+		"  \(.test_number) \(.test_desc)\(if .scored then " [scored]" else "" end)"' "$json"
+	nfail=$(jq '[.Controls[].tests[].results[] | select(.status == "FAIL")] | length' "$json")
+	if [ "$nfail" -gt 0 ]; then
+		echo "$nfail scored check(s) FAIL:"
+		jq -r '.Controls[].tests[].results[] | select(.status == "FAIL") |
+			"  FAIL \(.test_number) \(.test_desc) (scored: \(.scored))",
+			"       audit: \(.audit | gsub("\n"; "\n              ") | rtrimstr("\n              "))",
+			"       audit output: \(.actual_value // "" | if . == "" then "(none)" else gsub("\n"; " | ") end)",
+			"       expected: \(.expected_result // "")\(if (.reason // "") != "" then "; reason: \(.reason)" else "" end)"' "$json"
+		return 1
+	fi
+	echo "no FAIL: every scored check passed"
+}
+
+# hardening: what a reviewer checks on the live node, beyond kube-bench:
+# etcd runs as its own user etcd with its data dir etcd:etcd 0700; every CNI
+# config file is 0600; etcd and the control plane units are sandboxed
+# (NoNewPrivileges=yes, ProtectSystem and ProtectHome set, PrivateTmp=yes, as
+# `systemctl show` reports them); the kubelet's streamingConnectionIdleTimeout
+# is set and not zero (kube-bench's 4.2.5 is a manual check: a WARN only).
+s_hardening() {
+	need up || return 77
+	local bad=0 pid user f n=0 u v p want
+	ok() { echo "  ok    $*"; }
+	no() {
+		echo "  FAIL  $*"
+		bad=1
+	}
+	pid=$(systemctl show -P MainPID etcd.service)
+	user=$(ps -o user= -p "$pid" 2>/dev/null | tr -d ' ')
+	if [ "$pid" != 0 ] && [ "$user" = etcd ]; then ok "etcd (pid $pid) runs as user etcd"; else no "etcd (pid $pid) runs as user '${user:-?}', want etcd (unit User=$(systemctl show -P User etcd.service))"; fi
+	v=$(stat -c '%U:%G %a' /var/lib/etcd 2>&1)
+	if [ "$v" = "etcd:etcd 700" ]; then ok "/var/lib/etcd is etcd:etcd 0700"; else no "/var/lib/etcd is '$v', want 'etcd:etcd 700'"; fi
+	for f in /etc/cni/net.d/*; do
+		[ -f "$f" ] || continue
+		n=$((n + 1))
+		v=$(stat -c '%a %U:%G' "$f")
+		if [ "$v" = "600 root:root" ]; then ok "$f is 0600 root:root"; else no "$f is '$v', want '600 root:root'"; fi
+	done
+	[ "$n" -gt 0 ] || no "no CNI config file in /etc/cni/net.d"
+	for u in etcd kube-apiserver kube-controller-manager kube-scheduler; do
+		for p in NoNewPrivileges=yes ProtectSystem ProtectHome PrivateTmp=yes; do
+			v=$(systemctl show -P "${p%%=*}" "$u.service")
+			case $p in
+			*=*) want=${p#*=} ;;
+			*) want='set (not no)' ;;
+			esac
+			if { [[ $p == *=* ]] && [ "$v" = "$want" ]; } || { [[ $p != *=* ]] && [ -n "$v" ] && [ "$v" != no ]; }; then
+				ok "$u.service ${p%%=*}=$v"
+			else
+				no "$u.service ${p%%=*}=$v, want $want"
+			fi
+		done
+	done
+	v=$(awk '$1 == "streamingConnectionIdleTimeout:" { print $2 }' /var/lib/kubelet/config.yaml)
+	if [[ $v == *[1-9]* ]]; then ok "kubelet streamingConnectionIdleTimeout: $v"; else no "kubelet streamingConnectionIdleTimeout is '${v:-unset}' in /var/lib/kubelet/config.yaml, want an explicit non-zero duration"; fi
+	return $bad
+}
+
 # reset: k8s-single's units stopped, their files gone and systemd reloaded,
 # and nothing of the node left: containerd stopped (Debian's unit, disabled in
 # this rootfs, is enabled and started by the runtime phase), no containers, no
@@ -752,7 +848,8 @@ s_backup_restore() {
 # The steps in order: name and function.
 SCENARIO_STEPS=(boot:s_boot up:s_up phase-list:s_phase_list noop-up:s_noop kill-mid-phase:s_kill
 	resume:s_resume etcd-health:s_etcd_health status:s_status nodes:s_nodes pods:s_pods
-	metrics:s_metrics dashboard:s_dashboard kill-daemons:s_kill_daemons doctor:s_doctor renew:s_renew backup-restore:s_backup_restore reset:s_reset up-after-reset:s_up_again
+	metrics:s_metrics dashboard:s_dashboard cis:s_cis hardening:s_hardening kill-daemons:s_kill_daemons
+	doctor:s_doctor renew:s_renew backup-restore:s_backup_restore reset:s_reset up-after-reset:s_up_again
 	reboot:s_reboot ip-change:s_ip_change)
 log "k8s-smoke scenario start (node $NODE_NAME $NODE_IP)"
 for name in ${STEPS:-}; do

@@ -196,6 +196,10 @@ smoke_cluster_config() {
 		echo "runtime:"
 		echo "  imageBundle: $2"
 	fi
+	# Scheduled backups, for the backup-timer step.
+	echo "backup:"
+	echo "  schedule: daily"
+	echo "  keep: 3"
 	if [ -n "${DASHBOARD_IMAGE:-}" ]; then
 		echo "dashboard:"
 		echo "  image: $DASHBOARD_IMAGE"

@@ -617,6 +617,23 @@ s_doctor() {
 	k8s doctor-again doctor || { echo "doctor still finds problems after up"; return 1; }
 }
 
+# backup-timer: backup.schedule installed k8s-single-backup.timer; its
+# service writes a verified archive and keeps backup.keep (3) of them.
+s_backup_timer() {
+	need up || return 77
+	local dir=/var/lib/k8s-single/backups n
+	systemctl list-timers --all --no-pager | grep k8s-single-backup.timer || { echo "k8s-single-backup.timer is not listed"; return 1; }
+	[ "$(systemctl is-enabled k8s-single-backup.timer)" = enabled ] || { echo "k8s-single-backup.timer is not enabled"; return 1; }
+	for n in 1 2 3 4; do
+		run systemctl start k8s-single-backup.service || { journalctl -u k8s-single-backup.service --no-pager | tail -n 20; return 1; }
+		sleep 1.1 # archive names carry the time to the millisecond; be sure they differ
+	done
+	journalctl -u k8s-single-backup.service --no-pager -o cat | tail -n 6
+	n=$(find "$dir" -name 'k8s-single-backup-*.tar.gz' | wc -l)
+	[ "$n" = 3 ] || { ls -l "$dir"; echo "$n archives in $dir after 4 scheduled runs with keep 3"; return 1; }
+	echo "4 scheduled runs left the newest 3 archives in $dir"
+}
+
 # reboot_now NAME: records that step NAME reboots the machine and reboots it;
 # the scenario ends here and, booted again, runs NAME's _after check.
 reboot_now() {
@@ -849,7 +866,7 @@ s_backup_restore() {
 SCENARIO_STEPS=(boot:s_boot up:s_up phase-list:s_phase_list noop-up:s_noop kill-mid-phase:s_kill
 	resume:s_resume etcd-health:s_etcd_health status:s_status nodes:s_nodes pods:s_pods
 	metrics:s_metrics dashboard:s_dashboard cis:s_cis hardening:s_hardening kill-daemons:s_kill_daemons
-	doctor:s_doctor renew:s_renew backup-restore:s_backup_restore reset:s_reset up-after-reset:s_up_again
+	doctor:s_doctor renew:s_renew backup-timer:s_backup_timer backup-restore:s_backup_restore reset:s_reset up-after-reset:s_up_again
 	reboot:s_reboot ip-change:s_ip_change)
 log "k8s-smoke scenario start (node $NODE_NAME $NODE_IP)"
 for name in ${STEPS:-}; do

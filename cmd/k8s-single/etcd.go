@@ -84,6 +84,13 @@ config and the PKI, so they work as root on the node without any flag.`,
 				return f.do(cmd, func(c *etcd.Client) (any, error) { return c.Members(cmd.Context()) })
 			},
 		},
+		&cobra.Command{
+			Use: "defrag", Short: "Give the space compaction freed back to the disk, like etcdctl defrag",
+			Example: "  k8s-single etcd defrag", Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				return f.do(cmd, func(c *etcd.Client) (any, error) { return c.Defragment(cmd.Context()) })
+			},
+		},
 		newEtcdGetCommand(f),
 		&cobra.Command{
 			Use: "put KEY VALUE", Short: "Write a key", Example: "  k8s-single etcd put /demo/greeting hello", Args: cobra.ExactArgs(2),

@@ -53,8 +53,11 @@ phase recorded in a journal, so a failed or interrupted run resumes where it sto
 		newBuildCommand(g),
 		newImagesCommand(g),
 		newResetCommand(g),
+		newBackupCommand(g),
+		newRestoreCommand(g),
 		newStatusCommand(g),
 		newDashboardCommand(g),
+		newDoctorCommand(g),
 	)
 	cmd.InitDefaultCompletionCmd()
 	for _, c := range cmd.Commands() {

@@ -71,3 +71,26 @@ func TestDueAndWarnings(t *testing.T) {
 		t.Errorf("the table does not tell the bootstrap kubelet-client (unused %v) from the rotated one (in use %v): %v", unused, inUse, rows)
 	}
 }
+
+// TestCheckFindsAWrongSAN: a certificate put in the apiserver's place that
+// lacks the node's address is named with what is wrong; the others pass.
+func TestCheckFindsAWrongSAN(t *testing.T) {
+	p := testParams("ecdsa-p256")
+	root, _ := ensure(t, p, time.Now())
+	if problems, err := Check(root, p, time.Now()); err != nil || len(problems) != 0 {
+		t.Fatalf("a fresh PKI has problems: %v %v", problems, err)
+	}
+	for _, ext := range []string{".crt", ".key"} {
+		data, err := os.ReadFile(root.Path(layout.PKIDir + "/front-proxy-client" + ext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(root.Path(layout.PKIDir+"/apiserver"+ext), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	problems, err := Check(root, p, time.Now())
+	if err != nil || len(problems) != 1 || problems[0].Name != "apiserver" || !strings.Contains(problems[0].What, "not signed by the current ca") {
+		t.Errorf("Check = %+v, %v; want the apiserver named (signed by another CA)", problems, err)
+	}
+}

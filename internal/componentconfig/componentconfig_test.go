@@ -149,6 +149,14 @@ func TestKubeletConfiguration(t *testing.T) {
 			check("authorization.webhook.cacheUnauthorizedTTL", k.Authorization.Webhook.CacheUnauthorizedTTL.Duration, 30*time.Second)
 			check("podPidsLimit", deref(k.PodPidsLimit), "4096")
 			check("seccompDefault", deref(k.SeccompDefault), "true")
+			// Pods are evicted and images collected before the disk fills.
+			check("evictionHard[nodefs.available]", k.EvictionHard["nodefs.available"], "10%")
+			check("evictionHard[imagefs.available]", k.EvictionHard["imagefs.available"], "15%")
+			check("evictionHard[memory.available]", k.EvictionHard["memory.available"], "200Mi")
+			check("imageGCHighThresholdPercent", deref(k.ImageGCHighThresholdPercent), "80")
+			check("imageGCLowThresholdPercent", deref(k.ImageGCLowThresholdPercent), "70")
+			check("kubeReserved[memory]", k.KubeReserved["memory"], "256Mi")
+			check("systemReserved[ephemeral-storage]", k.SystemReserved["ephemeral-storage"], "1Gi")
 		})
 	}
 }

@@ -38,6 +38,28 @@ const (
 	podPidsLimit                   = 4096
 )
 
+// Disk and memory pressure: the kubelet evicts pods (never the node's own
+// daemons, which are not pods) before the node runs out, and collects unused
+// images early. The node's own share is held back from what pods may ask
+// for, so a full node still leaves etcd and the control plane room.
+var (
+	evictionHard = map[string]string{
+		"memory.available":   "200Mi",
+		"nodefs.available":   "10%",
+		"nodefs.inodesFree":  "5%",
+		"imagefs.available":  "15%",
+		"imagefs.inodesFree": "5%",
+	}
+	evictionMinimumReclaim = map[string]string{"nodefs.available": "1Gi", "imagefs.available": "1Gi"}
+	// nodeReserved is held back for the system and for the Kubernetes daemons each.
+	nodeReserved = map[string]string{"memory": "256Mi", "ephemeral-storage": "1Gi"}
+)
+
+const (
+	imageGCHighThresholdPercent = 80
+	imageGCLowThresholdPercent  = 70
+)
+
 // kubeletConfiguration is the kubelet's config file, with the CIS 4.2
 // settings: no anonymous requests, webhook authentication and authorization
 // (with explicit cache times), a streaming idle timeout, a pod PID limit,
@@ -65,6 +87,12 @@ func kubeletConfiguration(c *config.Cluster, h units.Host) (*kubeletv1beta1.Kube
 			}},
 		StreamingConnectionIdleTimeout: metav1.Duration{Duration: streamingConnectionIdleTimeout},
 		PodPidsLimit:                   ptr.To[int64](podPidsLimit),
+		EvictionHard:                   evictionHard,
+		EvictionMinimumReclaim:         evictionMinimumReclaim,
+		ImageGCHighThresholdPercent:    ptr.To[int32](imageGCHighThresholdPercent),
+		ImageGCLowThresholdPercent:     ptr.To[int32](imageGCLowThresholdPercent),
+		SystemReserved:                 nodeReserved,
+		KubeReserved:                   nodeReserved,
 		// Every container without a seccomp profile gets the runtime's
 		// default one (4.2.14), not Unconfined.
 		SeccompDefault:           ptr.To(true),

@@ -113,6 +113,8 @@ func (c *Cluster) ApplyDefaults(h HostFacts) {
 	setString(&c.Runtime.SandboxImage, "registry.k8s.io/pause:3.10")
 	setString(&c.Dashboard.Kind, "headlamp")
 	setString(&c.Dashboard.AdminClusterRole, "cluster-admin")
+	setInt(&c.Backup.Keep, 7)
+	setString(&c.Backup.Dir, "/var/lib/k8s-single/backups") // layout.BackupDir
 }
 
 func setString(p *string, v string) {

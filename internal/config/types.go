@@ -24,6 +24,7 @@ type Cluster struct {
 	Binaries          Binaries     `yaml:"binaries" json:"binaries"`
 	Runtime           Runtime      `yaml:"runtime" json:"runtime"`
 	Dashboard         Dashboard    `yaml:"dashboard" json:"dashboard"`
+	Backup            Backup       `yaml:"backup" json:"backup"`
 }
 
 // Node is the machine's identity in the cluster.
@@ -102,4 +103,15 @@ type Dashboard struct {
 	Image string `yaml:"image" json:"image"`
 	// AdminClusterRole is bound to the dashboard-admin ServiceAccount.
 	AdminClusterRole string `yaml:"adminClusterRole" json:"adminClusterRole"`
+}
+
+// Backup schedules backups (`k8s-single backup`) with a systemd timer.
+type Backup struct {
+	// Schedule is a systemd calendar expression (daily, hourly,
+	// "*-*-* 03:00"); empty means no scheduled backups.
+	Schedule string `yaml:"schedule" json:"schedule"`
+	// Keep is how many archives the scheduled backups keep in Dir.
+	Keep int `yaml:"keep" json:"keep"`
+	// Dir is where the scheduled archives go.
+	Dir string `yaml:"dir" json:"dir"`
 }

@@ -40,6 +40,9 @@ func (es Errors) Error() string {
 
 var (
 	versionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
+	// calendarRE is what a systemd calendar expression is made of (systemd
+	// itself parses it when the timer loads); no quotes, no newlines.
+	calendarRE = regexp.MustCompile(`^[A-Za-z0-9*:,./~ +-]{1,100}$`)
 	// dns1123RE is a lower-case DNS subdomain, as Kubernetes wants node names.
 	dns1123RE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 )
@@ -131,6 +134,13 @@ func (c *Cluster) Validate() error {
 	}
 	v.oneOf("dashboard.kind", c.Dashboard.Kind, "headlamp", "kubernetes-dashboard", "none")
 	v.match("dashboard.adminClusterRole", c.Dashboard.AdminClusterRole, dns1123RE, "a ClusterRole name such as cluster-admin or view")
+	if c.Backup.Schedule != "" {
+		v.match("backup.schedule", c.Backup.Schedule, calendarRE, "a systemd calendar expression such as daily, hourly or \"*-*-* 03:00\" (see systemd.time(7)), or nothing for no scheduled backups")
+	}
+	if c.Backup.Keep < 1 || c.Backup.Keep > 1000 {
+		v.add("backup.keep", strconv.Itoa(c.Backup.Keep), "how many scheduled archives to keep, 1 to 1000")
+	}
+	v.absPath("backup.dir", c.Backup.Dir)
 	if len(v.errs) > 0 {
 		return v.errs
 	}

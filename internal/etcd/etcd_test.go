@@ -3,6 +3,7 @@ package etcd_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -133,6 +134,49 @@ func TestLiveEtcd(t *testing.T) {
 		report := p.client(t, srv.Endpoint, dead).Health(ctx)
 		if len(report) != 2 || !report[0].Healthy || report[1].Healthy || !strings.Contains(report[1].Error, dead) {
 			t.Errorf("Health = %+v; want %s healthy and %s refused", report, srv.Endpoint, dead)
+		}
+	})
+	t.Run("defragment gives freed space back", func(t *testing.T) {
+		// Write and delete 4 MiB, compact: the file keeps the space until defrag.
+		big := strings.Repeat("x", 1<<20)
+		for i := range 4 {
+			if err := c.Put(ctx, fmt.Sprintf("/defrag/%d", i), big); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := c.Delete(ctx, "/defrag/", true); err != nil {
+			t.Fatal(err)
+		}
+		compactAll(t, srv, p)
+		report, err := c.Defragment(ctx)
+		if err != nil || len(report) != 1 {
+			t.Fatalf("Defragment = %+v, %v", report, err)
+		}
+		if d := report[0]; d.After >= d.Before || d.Before < 4<<20 {
+			t.Errorf("Defragment = %+v; want the 4 MiB freed (after < before)", d)
+		}
+	})
+	t.Run("peer URLs follow a new address", func(t *testing.T) {
+		members, err := c.Members(ctx)
+		if err != nil || len(members) != 1 {
+			t.Fatalf("Members = %+v, %v", members, err)
+		}
+		old := members[0].PeerURLs
+		moved := []string{"https://127.0.0.2:2380"}
+		for i, want := range []bool{true, false} {
+			changed, err := c.EnsurePeerURLs(ctx, "node-a", moved)
+			if err != nil || changed != want {
+				t.Fatalf("EnsurePeerURLs #%d = %v, %v; want changed %v", i+1, changed, err, want)
+			}
+		}
+		if members, _ := c.Members(ctx); !slices.Equal(members[0].PeerURLs, moved) {
+			t.Errorf("peer URLs after the update: %v, want %v", members[0].PeerURLs, moved)
+		}
+		if _, err := c.EnsurePeerURLs(ctx, "node-a", old); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.EnsurePeerURLs(ctx, "other-node", old); err == nil || !strings.Contains(err.Error(), "no member other-node") {
+			t.Errorf("an unknown member: %v", err)
 		}
 	})
 	t.Run("status", func(t *testing.T) {

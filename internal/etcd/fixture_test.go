@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"net"
@@ -240,4 +241,31 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// compactAll compacts the server's history up to its current revision, as
+// the apiserver does every 5 minutes, with etcdctl (our client has no
+// compaction: the apiserver owns it).
+func compactAll(t testing.TB, srv etcdServer, p testPKI) {
+	t.Helper()
+	etcdctl := filepath.Join(filepath.Dir(etcdBinary(t)), "etcdctl")
+	flags := []string{"--endpoints", srv.Endpoint, "--cacert", p.CA, "--cert", p.ClientCert, "--key", p.ClientKey}
+	out, err := exec.Command(etcdctl, append(flags, "endpoint", "status", "-w", "json")...).Output()
+	if err != nil {
+		t.Fatalf("etcdctl endpoint status: %v", err)
+	}
+	var status []struct {
+		Status struct {
+			Header struct {
+				Revision int64 `json:"revision"`
+			} `json:"header"`
+		} `json:"Status"`
+	}
+	if err := json.Unmarshal(out, &status); err != nil || len(status) != 1 {
+		t.Fatalf("etcdctl endpoint status: %v\n%s", err, out)
+	}
+	rev := strconv.FormatInt(status[0].Status.Header.Revision, 10)
+	if out, err := exec.Command(etcdctl, append(flags, "compact", rev, "--physical")...).CombinedOutput(); err != nil {
+		t.Fatalf("etcdctl compact %s: %v\n%s", rev, err, out)
+	}
 }

@@ -51,6 +51,7 @@ func ControlPlane() phases.Phase {
 			if err := c.Root.MkdirAll(layout.AuditLogDir, layout.ModePrivateDir); err != nil {
 				return err
 			}
+			backupBeforeRestart(c, "kube-apiserver.service")
 			return startUnits(c, unitNames(controlPlaneComponents)...)
 		},
 		Verify: verifyControlPlane,

@@ -30,6 +30,7 @@ func Etcd() phases.Phase {
 			if err := prepareEtcdDataDir(c); err != nil {
 				return err
 			}
+			backupBeforeRestart(c, "etcd.service")
 			return startUnits(c, "etcd.service")
 		},
 		Verify: verifyEtcd,
@@ -130,6 +131,13 @@ func verifyEtcd(c *phases.Context) error {
 	c.Printf("etcd healthy after %s", time.Since(start).Round(time.Millisecond))
 	ctx, cancel := context.WithTimeout(c, 30*time.Second)
 	defer cancel()
+	// After the node's address changed, the member still advertises the old one.
+	peer := units.EtcdPeerURL(c.Config)
+	if changed, err := cli.EnsurePeerURLs(ctx, c.Config.Node.Name, []string{peer}); err != nil {
+		return err
+	} else if changed {
+		c.Printf("etcd member %s now advertises %s (the node's address changed)", c.Config.Node.Name, peer)
+	}
 	if err := cli.Verify(ctx); err != nil {
 		return err
 	}

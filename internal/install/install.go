@@ -12,12 +12,13 @@ import (
 
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/host"
+	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
 )
 
 // ConfigPath is where up keeps a copy of the user's config file, so later
 // commands (certs renew, etcd health) read the same one without flags.
-const ConfigPath = "/etc/k8s-single/config.yaml"
+const ConfigPath = layout.KeptConfig
 
 // LoadConfig reads the config: the file given, else the copy up kept under
 // root, else the defaults; host facts fill what is left.

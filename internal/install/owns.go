@@ -30,7 +30,9 @@ func Owns(c *config.Cluster, hostPath string) bool {
 		return true
 	}
 	system := []string{runtime.ContainerdConfig, runtime.SysctlConf, runtime.CNIConflist,
-		path.Join(layout.UnitDir, units.CertsRenewalUnit+".service"), path.Join(layout.UnitDir, units.CertsRenewalUnit+".timer")}
+		path.Join(layout.UnitDir, units.CertsRenewalUnit+".service"), path.Join(layout.UnitDir, units.CertsRenewalUnit+".timer"),
+		path.Join(layout.UnitDir, units.BootCheckUnit+".service"),
+		path.Join(layout.UnitDir, units.BackupUnit+".service"), path.Join(layout.UnitDir, units.BackupUnit+".timer")}
 	for _, comp := range units.Components(c, units.Host{}) {
 		system = append(system, layout.Unit(comp.Name))
 	}

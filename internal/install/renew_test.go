@@ -44,3 +44,23 @@ func TestRenewExpiringWithin(t *testing.T) {
 		t.Errorf("a dry-run tree was treated as a running cluster:\n%s", out.String())
 	}
 }
+
+// TestRenewTakesTheLock: renewing while another k8s-single holds the root's
+// lock (an up or a reset in progress) is refused, and nothing is re-signed.
+func TestRenewTakesTheLock(t *testing.T) {
+	root, c := host.Root(t.TempDir()), sampleCluster(t)
+	addonsDryRun(t, root, c, phases.Options{})
+	before := readHost(t, root, layout.Cert("apiserver"))
+	unlock, err := phases.Lock(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	_, err = RenewCertificates(context.Background(), root, &bytes.Buffer{}, false, c, RenewOptions{Names: []string{"all"}})
+	if err == nil || !strings.Contains(err.Error(), "another k8s-single is running") {
+		t.Fatalf("renew under a held lock: %v, want it refused", err)
+	}
+	if !bytes.Equal(readHost(t, root, layout.Cert("apiserver")), before) {
+		t.Error("the apiserver certificate was re-signed although the lock was held")
+	}
+}

@@ -105,6 +105,40 @@ const unitTimeout = 2 * time.Minute
 // startUnits reloads systemd, then enables and (re)starts each unit and waits
 // for it to be active; a failure carries the unit's last journal lines.
 func startUnits(c *phases.Context, unitNames ...string) error {
+	return afterReload(c, func(m *units.Manager) error {
+		for _, u := range unitNames {
+			start := time.Now()
+			c.Waitf("%s to be active", u)
+			err := m.EnableAndStart(c, u)
+			if err == nil {
+				err = m.WaitActive(c, u, unitTimeout)
+			}
+			if err != nil {
+				return withJournalTail(m, u, err)
+			}
+			c.Printf("%s active after %s", u, time.Since(start).Round(time.Millisecond))
+		}
+		return nil
+	})
+}
+
+// enableUnits reloads systemd and enables units for the next boot without
+// starting them.
+func enableUnits(c *phases.Context, unitNames ...string) error {
+	return afterReload(c, func(m *units.Manager) error {
+		for _, u := range unitNames {
+			if err := m.Enable(c, u); err != nil {
+				return err
+			}
+			c.Printf("%s enabled (runs at boot)", u)
+		}
+		return nil
+	})
+}
+
+// afterReload connects to systemd, makes it re-read the unit files, then
+// runs do.
+func afterReload(c *phases.Context, do func(m *units.Manager) error) error {
 	m, err := units.NewManager(c)
 	if err != nil {
 		return err
@@ -113,18 +147,7 @@ func startUnits(c *phases.Context, unitNames ...string) error {
 	if err := m.DaemonReload(c); err != nil {
 		return err
 	}
-	for _, u := range unitNames {
-		start := time.Now()
-		c.Waitf("%s to be active", u)
-		if err := m.EnableAndStart(c, u); err == nil {
-			err = m.WaitActive(c, u, unitTimeout)
-		}
-		if err != nil {
-			return withJournalTail(m, u, err)
-		}
-		c.Printf("%s active after %s", u, time.Since(start).Round(time.Millisecond))
-	}
-	return nil
+	return do(m)
 }
 
 // planStart is the dry run's plan of a phase that starts units.

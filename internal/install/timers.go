@@ -11,15 +11,42 @@ import (
 	"github.com/k8s-single/k8s-single/internal/units"
 )
 
-// timerUnit is the renewal timer's unit name.
-const timerUnit = units.CertsRenewalUnit + ".timer"
+// The units the timers phase enables: the renewal timer and the boot check.
+// The boot check is only enabled (it runs at the next boot), never started
+// here: it would run up from within up.
+var (
+	timerUnit       = units.CertsRenewalUnit + ".timer"
+	bootCheckUnit   = units.BootCheckUnit + ".service"
+	backupTimerUnit = units.BackupUnit + ".timer"
+)
 
-// Timers installs k8s-single itself next to the binaries and the daily timer
-// that renews the certificates before they expire.
+// removeBackupTimer stops the scheduled backups an earlier config set up,
+// once backup.schedule is gone from the config, and deletes their units.
+func removeBackupTimer(c *phases.Context) error {
+	paths := []string{path.Join(layout.UnitDir, backupTimerUnit), path.Join(layout.UnitDir, units.BackupUnit+".service")}
+	if _, err := os.Stat(c.Root.Path(paths[0])); err != nil {
+		return nil
+	}
+	if err := stopUnits(c, backupTimerUnit); err != nil {
+		return err
+	}
+	for _, p := range paths {
+		if err := os.Remove(c.Root.Path(p)); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	c.Printf("scheduled backups stopped: backup.schedule is no longer set")
+	return nil
+}
+
+// Timers installs k8s-single itself next to the binaries, the daily timer
+// that renews the certificates before they expire, the boot-time check that
+// re-applies the install when the node's address changed, and the backup
+// timer when backup.schedule is set.
 func Timers() phases.Phase {
 	return phases.Phase{
 		Name:      "timers",
-		Short:     "install k8s-single and its daily certificate-renewal timer",
+		Short:     "install k8s-single, its boot-time address check and its daily certificate-renewal timer",
 		DependsOn: []string{"certs"},
 		Inputs: func(c *phases.Context) any {
 			fs, err := timerFiles(c)
@@ -39,17 +66,27 @@ func Timers() phases.Phase {
 			if err := installSelf(c); err != nil {
 				return err
 			}
-			return startUnits(c, timerUnit)
+			if err := enableUnits(c, bootCheckUnit); err != nil {
+				return err
+			}
+			if c.Config.Backup.Schedule == "" {
+				if err := removeBackupTimer(c); err != nil {
+					return err
+				}
+				return startUnits(c, timerUnit)
+			}
+			return startUnits(c, timerUnit, backupTimerUnit)
 		},
-		Undo: func(c *phases.Context) error { return stopUnits(c, timerUnit) },
+		Undo: func(c *phases.Context) error { return stopUnits(c, bootCheckUnit, timerUnit, backupTimerUnit) },
 		Plan: func(c *phases.Context) []string {
-			return []string{"copy k8s-single to " + selfPath(c), "enable and start " + timerUnit}
+			return []string{"copy k8s-single to " + selfPath(c), "enable " + bootCheckUnit + " (runs up at every boot)",
+				"enable and start " + timerUnit}
 		},
 	}
 }
 
 func timerFiles(c *phases.Context) (files, error) {
-	return units.RenderTimers(c.Config.Binaries.InstallDir)
+	return units.RenderTimers(c.Config)
 }
 
 func selfPath(c *phases.Context) string { return path.Join(c.Config.Binaries.InstallDir, units.Self) }

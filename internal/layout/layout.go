@@ -21,6 +21,11 @@ const (
 // Files the journal and the control plane share.
 const (
 	Journal = StateDir + "/state.json"
+	// KeptConfig is where up keeps a copy of the user's config file, so
+	// later commands (certs renew, the timers) read the same one.
+	KeptConfig = "/etc/k8s-single/config.yaml"
+	// BackupDir is where backups go unless told otherwise.
+	BackupDir = StateDir + "/backups"
 	// RuntimeVersions holds containerd's and runc's --version lines as the
 	// runtime phase found them (up's summary reads it instead of running them).
 	RuntimeVersions      = StateDir + "/runtime-versions"

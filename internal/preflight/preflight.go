@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -86,10 +87,10 @@ func Run(h Host, c *config.Cluster) Report {
 		swapCheck(h.Root),
 		cgroupCheck(h.Root),
 		memoryCheck(h.Root),
-		diskCheck(h.Root),
 		sysctlCheck(h.Root, "net.ipv4.ip_forward", "1"),
 		nodeAddressCheck(h, c.Node.Address),
 	}
+	r = append(r, diskChecks(h.Root, c.Etcd.DataDir)...)
 	for _, p := range ControlPlanePorts(c) {
 		r = append(r, portCheck(h, p))
 	}
@@ -147,15 +148,58 @@ func memoryCheck(root host.Root) Result {
 	return check("memory >= 2 GiB", Warning, kb >= 2*1024*1024, fmt.Sprintf("%d MiB", kb/1024), "give the VM at least 2 GiB of memory")
 }
 
-func diskCheck(root host.Root) Result {
-	var st syscall.Statfs_t
-	dir := root.Path("/var/lib")
-	if err := syscall.Statfs(dir, &st); err != nil {
-		dir = root.Path("/")
-		_ = syscall.Statfs(dir, &st)
+// Free space the node wants where its data grows: etcd's data dir holds a
+// database of up to its 2 GiB quota and needs as much again to defragment
+// or snapshot it; containerd's dir holds every image and writable layer.
+const (
+	etcdFreeGiB       = 4
+	containerdFreeGiB = 10
+	containerdDir     = "/var/lib/containerd"
+)
+
+// diskChecks warn when etcd's data dir or containerd's dir (or the nearest
+// existing parent, before the install made them) has less free space than
+// it needs: a full disk stops etcd (NOSPACE) and makes the kubelet evict.
+func diskChecks(root host.Root, etcdDataDir string) []Result {
+	return []Result{
+		diskCheck(root, etcdDataDir, etcdFreeGiB, "etcd's database (up to its 2 GiB quota, and as much again to defragment or snapshot it)"),
+		diskCheck(root, containerdDir, containerdFreeGiB, "the container images and writable layers"),
 	}
-	free := st.Bavail * uint64(st.Bsize) / (1 << 30)
-	return check("disk >= 10 GiB free under /var/lib", Warning, free >= 10, fmt.Sprintf("%d GiB free", free), "free space or grow the disk: images and etcd live under /var/lib")
+}
+
+func diskCheck(root host.Root, hostDir string, wantGiB uint64, what string) Result {
+	d := FreeSpace(root, hostDir)
+	free := d.Free / (1 << 30)
+	return check(fmt.Sprintf("disk >= %d GiB free for %s", wantGiB, hostDir), Warning, free >= wantGiB,
+		fmt.Sprintf("%d GiB free on the file system of %s", free, d.Dir),
+		fmt.Sprintf("free space or grow the disk that holds %s: it holds %s", hostDir, what))
+}
+
+// Disk is the free space of the file system that holds a directory.
+type Disk struct {
+	// Dir is the directory measured: the one asked for, or its nearest
+	// existing parent.
+	Dir         string
+	Free, Total uint64
+}
+
+// FreeSpace measures the file system of a host directory, or of its nearest
+// existing parent when it does not exist yet.
+func FreeSpace(root host.Root, hostDir string) Disk {
+	var st syscall.Statfs_t
+	dir := hostDir
+	for dir != "/" && syscall.Statfs(root.Path(dir), &st) != nil {
+		dir = path.Dir(dir)
+	}
+	if dir == "/" {
+		_ = syscall.Statfs(root.Path(dir), &st)
+	}
+	return Disk{Dir: dir, Free: st.Bavail * uint64(st.Bsize), Total: st.Blocks * uint64(st.Bsize)}
+}
+
+// MemAvailableKiB is /proc/meminfo's MemAvailable (0 when unreadable).
+func MemAvailableKiB(root host.Root) uint64 {
+	return meminfo(root.Path("/proc/meminfo"), "MemAvailable")
 }
 
 func sysctlCheck(root host.Root, key, want string) Result {

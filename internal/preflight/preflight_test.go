@@ -169,3 +169,20 @@ func TestNodeAddressMustBeOnThisHost(t *testing.T) {
 		})
 	}
 }
+
+// TestDiskChecks: etcd's data dir and containerd's dir are checked where
+// they will live, through the nearest existing parent before the install
+// made them, and name the directory, the free space and the fix.
+func TestDiskChecks(t *testing.T) {
+	root := host.Root(t.TempDir())
+	results := diskChecks(root, "/var/lib/etcd")
+	if len(results) != 2 {
+		t.Fatalf("%d disk checks, want 2", len(results))
+	}
+	for i, want := range []string{"disk >= 4 GiB free for /var/lib/etcd", "disk >= 10 GiB free for /var/lib/containerd"} {
+		r := results[i]
+		if r.Name != want || r.Severity != Warning || !strings.Contains(r.Found, "GiB free on the file system of /") || (!r.OK && !strings.Contains(r.Fix, "grow the disk")) {
+			t.Errorf("check %d = %+v, want %q naming the free space and the fix", i, r, want)
+		}
+	}
+}

@@ -156,13 +156,16 @@ func kubernetesDoc(binary string) string {
 	return "https://kubernetes.io/docs/reference/command-line-tools-reference/" + binary + "/"
 }
 
+// etcdQuotaBytes is etcd's backend quota: 2 GiB.
+const etcdQuotaBytes = 2 << 30
+
 // etcdFlags: mutual TLS for clients and peers with etcd's own CA, no
 // auto-TLS, listening on loopback and the node IP only (CIS 2.1-2.7). Its
 // PKI files are read from the credentials systemd hands it.
 func etcdFlags(c *config.Cluster, _ Host) map[string]string {
 	local := httpsURL("127.0.0.1", c.Etcd.ClientPort)
 	client := httpsURL(c.Node.Address, c.Etcd.ClientPort)
-	peer := httpsURL(c.Node.Address, c.Etcd.PeerPort)
+	peer := EtcdPeerURL(c)
 	return map[string]string{
 		"name":                        c.Node.Name,
 		"data-dir":                    c.Etcd.DataDir,
@@ -183,6 +186,10 @@ func etcdFlags(c *config.Cluster, _ Host) map[string]string {
 		"peer-auto-tls":               "false",
 		"listen-metrics-urls":         "http://127.0.0.1:2381",
 		"snapshot-count":              "10000",
+		// The database's hard limit (etcd raises NOSPACE and refuses writes
+		// past it), stated rather than left to the default; the apiserver
+		// compacts every 5 minutes, `k8s-single etcd defrag` frees the space.
+		"quota-backend-bytes": strconv.Itoa(etcdQuotaBytes),
 	}
 }
 
@@ -331,6 +338,10 @@ func tlsFlags() map[string]string {
 		"tls-cipher-suites": strings.Join(TLSCipherSuites, ","),
 	}
 }
+
+// EtcdPeerURL is the peer URL etcd listens on and advertises: the node's
+// address.
+func EtcdPeerURL(c *config.Cluster) string { return httpsURL(c.Node.Address, c.Etcd.PeerPort) }
 
 func httpsURL(host string, port int) string {
 	return "https://" + net.JoinHostPort(host, strconv.Itoa(port))

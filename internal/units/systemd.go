@@ -59,13 +59,21 @@ func (m *Manager) DaemonReload(ctx context.Context) error {
 	return nil
 }
 
+// Enable is `systemctl enable unit`: the unit starts at the next boot.
+func (m *Manager) Enable(ctx context.Context, unit string) error {
+	if _, _, err := m.conn.EnableUnitFilesContext(ctx, []string{unit}, false, true); err != nil {
+		return fmt.Errorf("systemctl enable %s: %w", unit, err)
+	}
+	return nil
+}
+
 // EnableAndStart is `systemctl enable unit` then `systemctl restart unit`:
 // a unit already running is restarted so a rewritten unit file (new flags)
 // takes effect. It returns when systemd's start job finishes, which for
 // Type=notify units means the daemon said READY=1.
 func (m *Manager) EnableAndStart(ctx context.Context, unit string) error {
-	if _, _, err := m.conn.EnableUnitFilesContext(ctx, []string{unit}, false, true); err != nil {
-		return fmt.Errorf("systemctl enable %s: %w", unit, err)
+	if err := m.Enable(ctx, unit); err != nil {
+		return err
 	}
 	done := make(chan string, 1)
 	if _, err := m.conn.RestartUnitContext(ctx, unit, "replace", done); err != nil {

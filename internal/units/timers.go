@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strconv"
 
 	"github.com/coreos/go-systemd/v22/unit"
 
+	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/layout"
 )
 
@@ -22,12 +24,27 @@ const CertsRenewalUnit = "k8s-single-certs"
 // RenewWithin is what the timer passes to `certs renew --expiring-within`.
 const RenewWithin = "30d"
 
-// RenderTimers returns the certificate-renewal service and timer, 0600 like
-// every unit of the install: the service runs k8s-single from installDir
-// (one-shot, after the control plane), the timer fires daily at a random time
-// of the day's first hour and, with Persistent=true, at boot when a run was
-// missed while the machine was off.
-func RenderTimers(installDir string) ([]File, error) {
+// BootCheckUnit runs `k8s-single up` once at every boot, after the network
+// is up: a no-op (milliseconds) when nothing changed; when the node's address
+// changed (DHCP, a cloned VM) it re-signs what carries the address, rewrites
+// what embeds it and restarts what uses it. It cannot be ordered before etcd:
+// a unit that etcd waits for could not start etcd itself.
+const BootCheckUnit = "k8s-single-ip"
+
+// BackupUnit is the timer (and its service) that runs `k8s-single backup`
+// on backup.schedule, when the config sets one.
+const BackupUnit = "k8s-single-backup"
+
+// RenderTimers returns the certificate-renewal service and timer, the
+// boot-time check and, when backup.schedule is set, the backup service and
+// timer, 0600 like every unit of the install. The renewal service runs
+// k8s-single from the install dir (one-shot, after the control plane); its
+// timer fires daily at a random time of the day's first hour and, with
+// Persistent=true, at boot when a run was missed while the machine was off.
+// The backup timer fires on the schedule, Persistent too, keeping
+// backup.keep archives in backup.dir.
+func RenderTimers(c *config.Cluster) ([]File, error) {
+	installDir := c.Binaries.InstallDir
 	service := []*unit.UnitOption{
 		unit.NewUnitOption("Unit", "Description", "Renew k8s-single's certificates that expire within "+RenewWithin),
 		unit.NewUnitOption("Unit", "Documentation", "man:k8s-single(1) https://github.com/k8s-single/k8s-single"),
@@ -43,11 +60,36 @@ func RenderTimers(installDir string) ([]File, error) {
 		unit.NewUnitOption("Timer", "Persistent", "true"),
 		unit.NewUnitOption("Install", "WantedBy", "timers.target"),
 	}
+	boot := []*unit.UnitOption{
+		unit.NewUnitOption("Unit", "Description", "Re-apply k8s-single at boot when the node's address (or its config) changed"),
+		unit.NewUnitOption("Unit", "Documentation", "man:k8s-single(1) https://github.com/k8s-single/k8s-single"),
+		unit.NewUnitOption("Unit", "After", "network-online.target"),
+		unit.NewUnitOption("Unit", "Wants", "network-online.target"),
+		unit.NewUnitOption("Service", "Type", "oneshot"),
+		unit.NewUnitOption("Service", "ExecStart", execStart([]string{path.Join(installDir, Self), "up"})),
+		unit.NewUnitOption("Install", "WantedBy", "multi-user.target"),
+	}
+	all := []namedUnit{{CertsRenewalUnit + ".service", service}, {CertsRenewalUnit + ".timer", timer}, {BootCheckUnit + ".service", boot}}
+	if c.Backup.Schedule != "" {
+		backupService := []*unit.UnitOption{
+			unit.NewUnitOption("Unit", "Description", "Back up k8s-single's etcd, PKI and keys"),
+			unit.NewUnitOption("Unit", "Documentation", "man:k8s-single(1) https://github.com/k8s-single/k8s-single"),
+			unit.NewUnitOption("Unit", "After", "etcd.service"),
+			unit.NewUnitOption("Service", "Type", "oneshot"),
+			unit.NewUnitOption("Service", "ExecStart", execStart([]string{path.Join(installDir, Self),
+				"backup", "--dir", c.Backup.Dir, "--keep", strconv.Itoa(c.Backup.Keep)})),
+		}
+		backupTimer := []*unit.UnitOption{
+			unit.NewUnitOption("Unit", "Description", "Scheduled backups of k8s-single ("+c.Backup.Schedule+")"),
+			unit.NewUnitOption("Timer", "OnCalendar", c.Backup.Schedule),
+			unit.NewUnitOption("Timer", "RandomizedDelaySec", "5m"),
+			unit.NewUnitOption("Timer", "Persistent", "true"),
+			unit.NewUnitOption("Install", "WantedBy", "timers.target"),
+		}
+		all = append(all, namedUnit{BackupUnit + ".service", backupService}, namedUnit{BackupUnit + ".timer", backupTimer})
+	}
 	var files []File
-	for _, u := range []struct {
-		name string
-		opts []*unit.UnitOption
-	}{{CertsRenewalUnit + ".service", service}, {CertsRenewalUnit + ".timer", timer}} {
+	for _, u := range all {
 		data, err := io.ReadAll(unit.Serialize(u.opts))
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", u.name, err)
@@ -58,4 +100,10 @@ func RenderTimers(installDir string) ([]File, error) {
 		files = append(files, File{Path: path.Join(layout.UnitDir, u.name), Data: data, Mode: layout.ModePrivate})
 	}
 	return files, nil
+}
+
+// namedUnit is a unit file's name and options, before serializing.
+type namedUnit struct {
+	name string
+	opts []*unit.UnitOption
 }

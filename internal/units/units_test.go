@@ -356,7 +356,9 @@ func TestSystemdAcceptsEveryDirective(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var paths []string
-	timers, err := RenderTimers("/opt/kubernetes/bin")
+	withBackups := configtest.Cluster(t)
+	withBackups.Backup.Schedule = "*-*-* 03:00"
+	timers, err := RenderTimers(withBackups)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,9 +387,12 @@ func TestSystemdAcceptsEveryDirective(t *testing.T) {
 // renew what expires within 30 days, catches up after downtime, and is
 // spread over an hour.
 func TestRenewalTimer(t *testing.T) {
-	files, err := RenderTimers("/opt/kubernetes/bin")
+	files, err := RenderTimers(configtest.Cluster(t))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(files) != 3 {
+		t.Fatalf("%d files without backup.schedule, want the renewal service and timer and the boot check", len(files))
 	}
 	for _, f := range files {
 		golden.Check(t, filepath.Join("testdata", filepath.Base(f.Path)), f.Data)
@@ -404,5 +409,27 @@ func TestRenewalTimer(t *testing.T) {
 	argv, _, err := ParseExecStart(files[0].Data)
 	if err != nil || strings.Join(argv, " ") != "/opt/kubernetes/bin/k8s-single certs renew --expiring-within 30d" {
 		t.Errorf("renewal service runs %q (%v)", argv, err)
+	}
+}
+
+// TestBackupTimer: backup.schedule adds a timer on that schedule whose
+// service keeps backup.keep archives in backup.dir.
+func TestBackupTimer(t *testing.T) {
+	c := configtest.Cluster(t)
+	c.Backup.Schedule, c.Backup.Keep, c.Backup.Dir = "*-*-* 03:00", 14, "/srv/backups"
+	files, err := RenderTimers(c)
+	if err != nil || len(files) != 5 {
+		t.Fatalf("RenderTimers = %d files, %v; want 5 with a schedule", len(files), err)
+	}
+	for _, f := range files[3:] {
+		golden.Check(t, filepath.Join("testdata", filepath.Base(f.Path)), f.Data)
+	}
+	argv, _, err := ParseExecStart(files[3].Data)
+	if err != nil || strings.Join(argv, " ") != "/opt/kubernetes/bin/k8s-single backup --dir /srv/backups --keep 14" {
+		t.Errorf("backup service runs %q (%v)", argv, err)
+	}
+	opts, _ := unit.DeserializeOptions(bytes.NewReader(files[4].Data))
+	if !hasOption(opts, "Timer/OnCalendar=*-*-* 03:00") || !hasOption(opts, "Timer/Persistent=true") {
+		t.Errorf("backup timer:\n%s", files[4].Data)
 	}
 }

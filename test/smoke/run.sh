@@ -2,7 +2,8 @@
 # test/smoke/run.sh: the fast smoke tier. Boots a Debian 12 rootfs under real
 # systemd in systemd-nspawn and drives k8s-single in it (up from nothing,
 # no-op up, SIGKILL mid-phase and resume, etcd health, kubectl, the dashboard
-# in headless Chromium, reset, up).
+# in headless Chromium, the day-2 steps, reset, up, a reboot and a new node
+# address, each a reboot of the same rootfs).
 # Run as root:  test/smoke/run.sh      (README.md next to this file says more)
 #
 # Environment (all optional):
@@ -12,7 +13,7 @@
 #   BUILD_IMAGES=auto run `k8s-single images build --out $IMAGES` when the bundle
 #                     lacks an image `k8s-single images list` names; 1: always;
 #                     0: never (then no bundle is used unless $IMAGES holds *.tar)
-#   TIMEOUT=900       hard limit in seconds for boot + scenario
+#   TIMEOUT=1500      hard limit in seconds for boot + scenario (reboots included)
 #   KEEP=1            keep the run dir (rootfs with its journal, logs)
 #   HOLD=1            leave the container running after the scenario (until
 #                     TIMEOUT or poweroff inside) and print how to attach
@@ -79,7 +80,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF=$HERE/$(basename "${BASH_SOURCE[0]}")
 REPO=$(cd "$HERE/../.." && pwd)
 SMOKE=${SMOKE_CACHE:-/var/cache/k8s-single/smoke}
-TIMEOUT=${TIMEOUT:-900}
+TIMEOUT=${TIMEOUT:-1500}
 NODE_IP=${NODE_IP:-10.200.0.2}
 NODE_NAME=${NODE_NAME:-smoke-node}
 KILL_PHASE=${KILL_PHASE:-etcd}
@@ -298,7 +299,7 @@ Type=oneshot
 TimeoutStartSec=infinity
 Environment=HOME=/root
 ExecStart=/usr/local/sbin/k8s-smoke-scenario
-ExecStopPost=/bin/sh -c '[ -e /mnt/share/HOLD ] || exec systemctl poweroff --no-block'
+ExecStopPost=/bin/sh -c '[ -e /mnt/share/HOLD ] || [ -e /run/k8s-smoke-reboot ] || exec systemctl poweroff --no-block'
 
 [Install]
 WantedBy=multi-user.target
@@ -329,12 +330,20 @@ echo "${NSPAWN[*]}" >"$RUN/nspawn.cmd"
 say "booting: ${NSPAWN[*]}"
 say "run dir $RUN; scenario log follows (timeout ${TIMEOUT}s)"
 T_BOOT=$EPOCHREALTIME
-setsid "$SELF" __cg-enter "$CGNAME" "$SHARE/t0" "${NSPAWN[@]}" </dev/null >"$RUN/console.log" 2>&1 &
-NSPAWN_PID=$!
+boot_container() {
+	setsid "$SELF" __cg-enter "$CGNAME" "$SHARE/t0" "${NSPAWN[@]}" </dev/null >>"$RUN/console.log" 2>&1 &
+	NSPAWN_PID=$!
+}
+: >"$RUN/console.log"
+boot_container
 
-# ---- 6. wait, streaming the scenario log
+# ---- 6. wait, streaming the scenario log; a reboot the scenario asks for
+# (its reboot steps write $SHARE/REBOOT, then run systemctl reboot, which
+# makes systemd-nspawn exit) boots the same rootfs again, as a machine
+# comes back from a reboot.
 flush_log() { smoke_stream_log "$SHARE/scenario.log"; }
 result_at=
+while :; do
 while kill -0 "$NSPAWN_PID" 2>/dev/null; do
 	flush_log
 	if [ -z "$result_at" ] && [ -s "$SHARE/result" ]; then result_at=$SECONDS; fi
@@ -354,6 +363,15 @@ while kill -0 "$NSPAWN_PID" 2>/dev/null; do
 		break
 	fi
 	sleep 0.5
+done
+if [ -z "$TIMED_OUT" ] && [ -z "$result_at" ] && [ -e "$SHARE/REBOOT" ] && ! kill -0 "$NSPAWN_PID" 2>/dev/null; then
+	rm -f "$SHARE/REBOOT"
+	stop_container
+	say "the container rebooted (systemd-nspawn exit $NSPAWN_RC); booting the same rootfs again"
+	boot_container
+	continue
+fi
+break
 done
 T_RUN=$(since "$T_BOOT")
 if [ -n "$result_at" ] && ! kill -0 "$NSPAWN_PID" 2>/dev/null; then

@@ -62,15 +62,36 @@ k8s() {
 declare -a ROWS=() FAILED=() SKIPPED=()
 declare -A RESULT=()
 
+# Across reboots (the reboot and ip-change steps reboot the machine), the
+# steps' results live in STATE on the machine's disk: the scenario, started
+# again at boot, skips the steps done before and runs the rebooting step's
+# NAME_after check of what came back.
+STATE=/var/lib/k8s-smoke/state
+save_state() {
+	mkdir -p "${STATE%/*}"
+	declare -p ROWS FAILED SKIPPED RESULT >"$STATE"
+}
+if [ -s "$STATE" ]; then
+	. "$STATE"
+	log "booted again (uptime $(cut -d' ' -f1 /proc/uptime)s): resuming after the steps done before the reboot"
+fi
+
 # step NAME FUNC: runs FUNC, records PASS (0), SKIP (77) or FAIL (else); a
 # step not in STEPS (when set) is a SKIP without running.
 step() {
 	local name=$1 fn=$2 t rc res d
+	case ${RESULT[$name]:-} in
+	"" | PENDING) ;;
+	*) return 0 ;; # done before a reboot
+	esac
 	printf '\n==> %s  [%s]\n' "$name" "$(date +%T)"
 	t=$EPOCHREALTIME
 	if [ -n "${STEPS:-}" ] && [[ " $STEPS " != *" $name "* ]]; then
 		echo "SKIP: not in STEPS ($STEPS)"
 		rc=77
+	elif [ "${RESULT[$name]:-}" = PENDING ]; then
+		"${fn}_after"
+		rc=$?
 	else
 		"$fn"
 		rc=$?
@@ -571,6 +592,148 @@ s_kill_daemons() {
 	day2_intact
 }
 
+# doctor: all well on a healthy node; a stopped scheduler and a wrong
+# apiserver certificate (another leaf of the CA put in its place, without the
+# node's address) are each named with the fix; `k8s-single up` repairs both
+# (the certificate is drift: re-signed, the apiserver restarted) and doctor
+# is content again.
+s_doctor() {
+	need up || return 77
+	local pki=/etc/kubernetes/pki t
+	k8s doctor-ok doctor || { echo "doctor found problems on a healthy node"; return 1; }
+	run systemctl stop kube-scheduler.service || return 1
+	cp $pki/apiserver.crt $OUT/apiserver.crt.good
+	cp $pki/front-proxy-client.crt $pki/apiserver.crt
+	cp $pki/front-proxy-client.key $pki/apiserver.key
+	k8s doctor-bad doctor && { echo "doctor found nothing wrong"; return 1; }
+	grep -q 'PROBLEM kube-scheduler' "$OUT/doctor-bad.out" || { echo "doctor did not name the stopped scheduler"; return 1; }
+	grep -q 'fix: start it: systemctl start kube-scheduler.service' "$OUT/doctor-bad.out" || { echo "doctor gave no fix for the scheduler"; return 1; }
+	grep -q 'PROBLEM certificate apiserver' "$OUT/doctor-bad.out" || { echo "doctor did not name the wrong apiserver certificate"; return 1; }
+	t=$EPOCHREALTIME
+	k8s doctor-up up || return 1
+	echo "up repaired both in $(since "$t")s"
+	cmp -s $pki/apiserver.crt $pki/front-proxy-client.crt && { echo "the wrong apiserver certificate is still there"; return 1; }
+	s_status >/dev/null || { run k8s-single status; return 1; }
+	k8s doctor-again doctor || { echo "doctor still finds problems after up"; return 1; }
+}
+
+# backup-timer: backup.schedule installed k8s-single-backup.timer; its
+# service writes a verified archive and keeps backup.keep (3) of them.
+s_backup_timer() {
+	need up || return 77
+	local dir=/var/lib/k8s-single/backups n
+	systemctl list-timers --all --no-pager | grep k8s-single-backup.timer || { echo "k8s-single-backup.timer is not listed"; return 1; }
+	[ "$(systemctl is-enabled k8s-single-backup.timer)" = enabled ] || { echo "k8s-single-backup.timer is not enabled"; return 1; }
+	for n in 1 2 3 4; do
+		run systemctl start k8s-single-backup.service || { journalctl -u k8s-single-backup.service --no-pager | tail -n 20; return 1; }
+		sleep 1.1 # archive names carry the time to the millisecond; be sure they differ
+	done
+	journalctl -u k8s-single-backup.service --no-pager -o cat | tail -n 6
+	n=$(find "$dir" -name 'k8s-single-backup-*.tar.gz' | wc -l)
+	[ "$n" = 3 ] || { ls -l "$dir"; echo "$n archives in $dir after 4 scheduled runs with keep 3"; return 1; }
+	echo "4 scheduled runs left the newest 3 archives in $dir"
+}
+
+# reboot_now NAME: records that step NAME reboots the machine and reboots it;
+# the scenario ends here and, booted again, runs NAME's _after check.
+reboot_now() {
+	RESULT[$1]=PENDING
+	save_state
+	touch /run/k8s-smoke-reboot "$SHARE/REBOOT"
+	sync
+	log "rebooting (step $1)"
+	systemctl reboot --no-block
+	sleep infinity
+}
+
+# boot_check waits for k8s-single-ip.service (k8s-single up at every boot) to
+# finish, prints its log and fails unless it succeeded.
+boot_check() {
+	local i
+	for i in $(seq 1 600); do
+		[ "$(systemctl show -P ActiveState k8s-single-ip.service)" = activating ] || break
+		sleep 0.5
+	done
+	journalctl -b -u k8s-single-ip.service --no-pager -o cat >"$OUT/boot-check.out"
+	sed 's/^/  | /' "$OUT/boot-check.out" | tail -n 60
+	[ "$(systemctl show -P Result k8s-single-ip.service)" = success ] ||
+		{ echo "k8s-single-ip.service (up at boot) did not succeed"; return 1; }
+}
+
+# back_after_boot: every component healthy and the objects intact; prints
+# how long after the boot.
+back_after_boot() {
+	s_status >"$OUT/after-boot.status" 2>&1 || { cat "$OUT/after-boot.status"; return 1; }
+	echo "every component healthy at uptime $(cut -d' ' -f1 /proc/uptime)s (systemd reached multi-user.target $(systemctl show -P ActiveEnterTimestampMonotonic multi-user.target | awk '{ printf "%.1f", $1 / 1e6 }')s after the kernel)"
+	day2_intact || return 1
+	run kubectl get pods -A -o wide
+}
+
+# reboot: power the machine off and boot the same disk: everything comes
+# back by itself (no command run but up at boot, a no-op), the objects are
+# intact, the pods run again.
+s_reboot() {
+	need up || return 77
+	day2_objects || return 1
+	reboot_now reboot
+}
+s_reboot_after() {
+	boot_check || return 1
+	grep -q ' 0 ran,' "$OUT/boot-check.out" || { echo "up at boot ran phases although nothing changed"; return 1; }
+	back_after_boot
+}
+
+# ip-change: the node moves to another address (its config does not pin
+# node.address: the default route's address is used) and reboots: up at
+# boot re-signs only the certificates that carry the address, the CA stays,
+# and the Node, etcd's member and the kubernetes Service's endpoints follow.
+NEW_IP_FILE=/var/lib/k8s-smoke/new-ip
+s_ip_change() {
+	need up || return 77
+	day2_objects || return 1
+	local new=${NODE_IP%.*}.$((${NODE_IP##*.} + 1)) f
+	mkdir -p /var/lib/k8s-smoke/certs-before
+	for f in /etc/kubernetes/pki/*.crt /etc/kubernetes/pki/etcd/*.crt; do
+		sha256sum "$f" | cut -d' ' -f1 >"/var/lib/k8s-smoke/certs-before/$(echo "${f#/etc/kubernetes/pki/}" | tr / _)"
+	done
+	echo "$new" >"$NEW_IP_FILE"
+	sed -i "s#$NODE_IP/24#$new/24#; s#Node IP $NODE_IP#Node IP $new#" /etc/systemd/system/node-net.service
+	sed -i "s#^$NODE_IP #$new #" /etc/hosts
+	sed -i '/^  address: /d' /etc/k8s-single/config.yaml
+	echo "node0 moves from $NODE_IP to $new; the kept config no longer pins node.address"
+	reboot_now ip-change
+}
+s_ip_change_after() {
+	local new f name changed=() pki=/etc/kubernetes/pki
+	new=$(cat "$NEW_IP_FILE")
+	ip -br addr show node0 | grep -qw "$new" || { echo "node0 does not have $new"; return 1; }
+	boot_check || return 1
+	back_after_boot || return 1
+	for f in /var/lib/k8s-smoke/certs-before/*; do
+		name=$(basename "$f" | tr _ /)
+		[ "$(sha256sum "$pki/$name" | cut -d' ' -f1)" = "$(cat "$f")" ] || changed+=("$name")
+	done
+	echo "re-signed: ${changed[*]}"
+	for name in ca.crt front-proxy-ca.crt etcd/ca.crt admin.crt controller-manager.crt scheduler.crt apiserver-etcd-client.crt; do
+		[[ " ${changed[*]} " == *" $name "* ]] && { echo "$name changed, although it does not carry the address"; return 1; }
+	done
+	for name in apiserver.crt etcd/server.crt etcd/peer.crt kubelet.crt; do
+		[[ " ${changed[*]} " == *" $name "* ]] || { echo "$name was not re-signed for $new"; return 1; }
+	done
+	[ -n "$(wire_fp "$new:6443" -CAfile $pki/ca.crt)" ] || { echo "the apiserver on $new does not verify against the CA"; return 1; }
+	[ "$(kubectl get node "$NODE_NAME" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')" = "$new" ] ||
+		{ echo "the Node's InternalIP is not $new"; run kubectl get node -o wide; return 1; }
+	run k8s-single etcd members
+	k8s-single etcd members -w json | jq -e --arg u "https://$new:2380" 'any(.[]; .peerURLs == [$u])' >/dev/null ||
+		{ echo "etcd's member does not advertise https://$new:2380"; return 1; }
+	local t=$EPOCHREALTIME
+	until [ "$(kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes -o jsonpath='{.items[*].endpoints[*].addresses[*]}')" = "$new" ]; do
+		awk -v a="$(since "$t")" 'BEGIN { exit !(a > 60) }' && { echo "the kubernetes Service's endpoints are not $new"; run kubectl get endpointslices -A; return 1; }
+		sleep 1
+	done
+	echo "Node, etcd member, kubernetes endpoints and serving certificates are on $new; the CA is unchanged"
+}
+
 # wire_fp HOST:PORT [openssl s_client args]: the SHA-256 fingerprint of the
 # certificate a server presents, verified against the cluster CA.
 wire_fp() {
@@ -594,7 +757,8 @@ wire_fps() {
 # the cluster running (the timer renews within 30 days; here a 400-day
 # window takes them all): the components come back healthy, every serving
 # certificate on the wire is a new one that the same CA verifies, the CA is
-# unchanged, and CoreDNS's pod did not restart. Before it, the apiserver
+# unchanged, CoreDNS's pod did not restart, and up took a backup before it
+# restarted the running etcd. Before it, the apiserver
 # reaches the kubelet (kubectl logs) with its kubelet-api-admin-only identity.
 s_renew() {
 	need up || return 77
@@ -609,9 +773,13 @@ s_renew() {
 	before=$(wire_fps)
 	echo "$before"
 	if grep -q '=$' <<<"$before"; then echo "a serving certificate did not verify against its CA before the renewal"; return 1; fi
+	# Earlier steps' runs left backups up counts as fresh: it must make its own.
+	rm -f /var/lib/k8s-single/backups/k8s-single-backup-*
 	t=$EPOCHREALTIME
 	k8s renew certs renew --expiring-within 400d || return 1
 	echo "renewal, restarts and health checks took $(since "$t")s"
+	grep -q 'backup before restarting etcd.service: /var/lib/k8s-single/backups/k8s-single-backup-' "$OUT/renew.out" ||
+		{ echo "up restarted a running etcd without taking a backup first"; return 1; }
 	s_status || return 1
 	after=$(wire_fps)
 	echo "$after"
@@ -628,12 +796,78 @@ s_renew() {
 	if [ "${RESULT[kill-daemons]:-}" = PASS ]; then day2_intact; fi
 }
 
+# backup-restore: a backup holds a ConfigMap and a Secret made before it and
+# not a ConfigMap made after it; after reset --purge, tampered copies of the
+# archive (a byte changed inside a member, a member added) are refused with
+# nothing written, and restore --up brings the cluster back: the Secret is
+# readable (the encryption key came back with etcd's data), the later
+# ConfigMap is gone.
+s_backup_restore() {
+	need up || return 77
+	local dir=/root/backups archive x=$OUT/tampered t d data_dir secret=s3cr3t-$RANDOM name bad
+	data_dir=$(awk '/^etcd:/ { e = 1; next } /^[^ ]/ { e = 0 } e && $1 == "dataDir:" { print $2 }' "$CFG")
+	data_dir=${data_dir:-/var/lib/etcd}
+	run kubectl create configmap before-backup --from-literal=k=before || return 1
+	run kubectl create secret generic backup-secret --from-literal=password="$secret" || return 1
+	k8s backup backup --dir "$dir" || return 1
+	archive=$(ls -1 "$dir"/k8s-single-backup-*.tar.gz 2>/dev/null | tail -n 1)
+	[ -n "$archive" ] || { echo "no archive in $dir"; return 1; }
+	grep -qF "$archive" "$OUT/backup.out" || { echo "backup did not print the archive's path $archive"; return 1; }
+	[ "$(stat -c %a "$archive")" = 600 ] || { echo "$archive has mode $(stat -c %a "$archive"), want 600"; return 1; }
+	echo "+ tar -tvzf $archive"
+	tar -tvzf "$archive" || return 1
+	run kubectl create configmap marker --from-literal=k=after || return 1
+	k8s backup-reset reset --purge || return 1
+
+	# Tampered copies, rebuilt with the archive's own member list and order.
+	rm -rf "$x" && mkdir -p "$x/tree" || return 1
+	tar -C "$x/tree" -xzf "$archive" || return 1
+	tar -tzf "$archive" >"$x/members" || return 1
+	printf '!' | dd of="$x/tree/pki/ca.crt" bs=1 seek=40 conv=notrunc status=none || return 1
+	tar -C "$x/tree" --no-recursion -czf "$x/changed.tar.gz" -T "$x/members" || return 1
+	tar -C "$x/tree" -xzf "$archive" pki/ca.crt || return 1
+	cp -p "$x/tree/pki/ca.crt" "$x/tree/pki/evil.crt" && echo pki/evil.crt >>"$x/members" || return 1
+	tar -C "$x/tree" --no-recursion -czf "$x/added.tar.gz" -T "$x/members" || return 1
+	for bad in changed:'"pki/ca.crt": sha256' added:'"pki/evil.crt" is not in the manifest'; do
+		name=${bad%%:*}
+		if k8s "restore-$name" restore "$x/$name.tar.gz"; then
+			echo "restore accepted the archive with a member $name"
+			return 1
+		fi
+		grep -qF -- "${bad#*:}" "$OUT/restore-$name.out" || { echo "restore of the $name archive did not say '${bad#*:}'"; return 1; }
+		if [ -e /etc/kubernetes/pki ] || [ -n "$(ls -A "$data_dir" 2>/dev/null)" ]; then
+			echo "restore of the $name archive wrote the PKI or etcd's data"
+			return 1
+		fi
+		echo "the archive with a member $name was refused, nothing written"
+	done
+
+	t=$EPOCHREALTIME
+	k8s restore restore --up "$archive" || return 1
+	d=$(since "$t")
+	grep -q FAILED "$OUT/restore.out" && return 1
+	all_done || return 1
+	grep -E '^ *[0-9.]+s (restore took|restore \+ up took|up: )' "$OUT/restore.out"
+	echo "restore --up took ${d}s"
+	[ "$(kubectl get configmap before-backup -o jsonpath='{.data.k}')" = before ] || { echo "ConfigMap before-backup did not come back"; return 1; }
+	[ "$(kubectl get secret backup-secret -o jsonpath='{.data.password}' | base64 -d)" = "$secret" ] ||
+		{ echo "Secret backup-secret did not come back readable"; return 1; }
+	if kubectl get configmap marker >/dev/null 2>&1; then
+		echo "ConfigMap marker, made after the backup, is there"
+		return 1
+	fi
+	echo "before-backup and backup-secret (readable) are back; marker, made after the backup, is not"
+	if [ "${RESULT[kill-daemons]:-}" = PASS ]; then day2_intact || return 1; fi
+	run kubectl delete configmap before-backup && run kubectl delete secret backup-secret
+}
+
 # ---- main ----
 # The steps in order: name and function.
 SCENARIO_STEPS=(boot:s_boot up:s_up phase-list:s_phase_list noop-up:s_noop kill-mid-phase:s_kill
 	resume:s_resume etcd-health:s_etcd_health status:s_status nodes:s_nodes pods:s_pods
-	metrics:s_metrics dashboard:s_dashboard cis:s_cis hardening:s_hardening kill-daemons:s_kill_daemons renew:s_renew
-	reset:s_reset up-after-reset:s_up_again)
+	metrics:s_metrics dashboard:s_dashboard cis:s_cis hardening:s_hardening kill-daemons:s_kill_daemons
+	doctor:s_doctor renew:s_renew backup-timer:s_backup_timer backup-restore:s_backup_restore reset:s_reset up-after-reset:s_up_again
+	reboot:s_reboot ip-change:s_ip_change)
 log "k8s-smoke scenario start (node $NODE_NAME $NODE_IP)"
 for name in ${STEPS:-}; do
 	if [[ " ${SCENARIO_STEPS[*]} " != *" $name:"* ]]; then

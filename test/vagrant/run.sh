@@ -26,7 +26,8 @@
 #   CONFIG_EXTRA=yaml more top-level config sections, e.g. $'dashboard:\n  kind: none'
 #   SCENARIO=minimal  minimal (default): scenario.sh's $SMOKE_MINIMAL_STEPS (up from
 #                     nothing, no-op up, status, node, pods, metrics; ~10-13 min under
-#                     TCG); full: all its steps, as the nspawn tier (~22 min: README.md)
+#                     TCG); full: $SMOKE_VM_STEPS, every step but the day-2 and
+#                     CIS ones the nspawn tier proves (~22 min: README.md)
 #   TIMEOUT=1500      hard limit in seconds for vagrant up + provision (full: 3600)
 #   STEP_TIMEOUT=900 NODE_WAIT=600 NOOP_MAX=30 STATUS_WAIT=120  the scenario's knobs, loosened for TCG
 #                     (a no-op up: 3-8 s wall under TCG with the cluster running; the

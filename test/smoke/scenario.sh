@@ -634,6 +634,56 @@ s_backup_timer() {
 	echo "4 scheduled runs left the newest 3 archives in $dir"
 }
 
+# wait_for SECONDS WHAT CMD...: runs CMD every second until it succeeds;
+# fails naming WHAT after SECONDS.
+wait_for() {
+	local max=$1 what=$2 t=$EPOCHREALTIME
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		awk -v a="$(since "$t")" -v m="$max" 'BEGIN { exit !(a > m) }' && { echo "no $what within ${max}s"; return 1; }
+		sleep 1
+	done
+	echo "$what after $(since "$t")s"
+}
+
+# node_condition TYPE STATUS: the Node's condition TYPE has STATUS.
+node_condition() {
+	[ "$(kubectl get node "$NODE_NAME" -o jsonpath="{.status.conditions[?(@.type==\"$1\")].status}")" = "$2" ]
+}
+
+# disk-pressure: the kubelet's nodefs threshold is raised above the node's
+# free space (the node is "full" without filling a disk): the kubelet reports
+# DiskPressure and evicts a test pod, while the node's own components, which
+# are systemd units and not pods, stay healthy; `up` repairs the edited
+# kubelet config (drift), the pressure ends and the add-ons run again.
+s_disk_pressure() {
+	need up || return 77
+	local cfg=/var/lib/kubelet/config.yaml
+	run kubectl create ns pressure || return 1
+	run kubectl -n pressure run victim --image="$(agent_image)" --restart=Never -- /agent serve --addr=:8080 || return 1
+	run kubectl -n pressure wait --for=condition=Ready pod/victim --timeout=120s || return 1
+	grep -q 'nodefs.available: 10%' "$cfg" || { echo "the kubelet config has no nodefs.available: 10%"; return 1; }
+	sed -i 's/nodefs.available: 10%/nodefs.available: 99%/' "$cfg"
+	run systemctl restart kubelet.service || return 1
+	wait_for 180 "DiskPressure=True" node_condition DiskPressure True || return 1
+	wait_for 180 "the test pod evicted" sh -c '[ "$(kubectl -n pressure get pod victim -o jsonpath={.status.reason})" = Evicted ]' || {
+		run kubectl -n pressure get pod victim -o yaml
+		return 1
+	}
+	run kubectl -n pressure get pod victim -o wide
+	for u in etcd kube-apiserver kube-controller-manager kube-scheduler containerd; do
+		[ "$(systemctl is-active "$u.service")" = active ] || { echo "$u stopped under disk pressure"; return 1; }
+	done
+	k8s-single status >/dev/null || { run k8s-single status; echo "a component is unhealthy under disk pressure"; return 1; }
+	echo "under DiskPressure the control plane, etcd and containerd stay healthy"
+	k8s disk-repair up || return 1
+	grep -q 'nodefs.available: 10%' "$cfg" || { echo "up did not put the kubelet config back"; return 1; }
+	wait_for 180 "DiskPressure=False" node_condition DiskPressure False || return 1
+	run kubectl -n kube-system rollout status deploy/coredns --timeout=180s || return 1
+	run kubectl -n kube-system rollout status deploy/metrics-server --timeout=180s || return 1
+	run kubectl delete ns pressure --wait=false
+}
+
 # reboot_now NAME: records that step NAME reboots the machine and reboots it;
 # the scenario ends here and, booted again, runs NAME's _after check.
 reboot_now() {
@@ -867,7 +917,7 @@ SCENARIO_STEPS=(boot:s_boot up:s_up phase-list:s_phase_list noop-up:s_noop kill-
 	resume:s_resume etcd-health:s_etcd_health status:s_status nodes:s_nodes pods:s_pods
 	metrics:s_metrics dashboard:s_dashboard cis:s_cis hardening:s_hardening kill-daemons:s_kill_daemons
 	doctor:s_doctor renew:s_renew backup-timer:s_backup_timer backup-restore:s_backup_restore reset:s_reset up-after-reset:s_up_again
-	reboot:s_reboot ip-change:s_ip_change)
+	disk-pressure:s_disk_pressure reboot:s_reboot ip-change:s_ip_change)
 log "k8s-smoke scenario start (node $NODE_NAME $NODE_IP)"
 for name in ${STEPS:-}; do
 	if [[ " ${SCENARIO_STEPS[*]} " != *" $name:"* ]]; then

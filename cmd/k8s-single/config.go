@@ -31,10 +31,14 @@ func newConfigCommand() *cobra.Command {
 		Example: "  k8s-single config validate -f cluster.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := config.Load(file, config.DetectHost()); err != nil {
+			c, err := config.Load(file, config.DetectHost())
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid\n", file)
+			for _, n := range c.Notices() {
+				fmt.Fprintln(cmd.ErrOrStderr(), "NOTE: "+n)
+			}
 			return nil
 		},
 	}

@@ -43,6 +43,9 @@ func runUp(cmd *cobra.Command, g *globals, opts phases.Options) error {
 	if err != nil {
 		return err
 	}
+	for _, n := range cfg.Notices() {
+		fmt.Fprintln(cmd.ErrOrStderr(), "NOTE: "+n)
+	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()

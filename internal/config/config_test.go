@@ -185,6 +185,15 @@ func TestDefaultRouteInterface(t *testing.T) {
 	if got := defaultRouteInterface(f); got != "eth0" {
 		t.Errorf("default route interface = %q, want eth0", got)
 	}
+	// two default routes: the kernel takes the lower metric, whatever the order
+	data += "node0\t00000000\t00000000\t0001\t0\t0\t10\t00000000\n"
+	data = strings.Replace(data, "0138A8C0\t0003\t0\t0\t0\t", "0138A8C0\t0003\t0\t0\t1024\t", 1)
+	if err := os.WriteFile(f, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := defaultRouteInterface(f); got != "node0" {
+		t.Errorf("default route interface with metrics 1024 (eth0) and 10 (node0) = %q, want node0", got)
+	}
 }
 
 // FuzzParse: no input makes the parser or the validator panic.

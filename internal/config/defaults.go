@@ -3,9 +3,11 @@ package config
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -30,21 +32,31 @@ func DetectHost() HostFacts {
 	return f
 }
 
-// defaultRouteInterface returns the interface of the 0.0.0.0/0 route.
+// defaultRouteInterface returns the interface of the 0.0.0.0/0 route the
+// kernel uses: the one with the lowest metric when there are several (a VM
+// with a management NIC and a node network, a laptop on Ethernet and Wi-Fi).
 func defaultRouteInterface(routeFile string) string {
 	fh, err := os.Open(routeFile)
 	if err != nil {
 		return ""
 	}
 	defer fh.Close()
+	best, bestMetric := "", uint64(math.MaxUint64)
 	sc := bufio.NewScanner(fh)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) >= 8 && f[1] == "00000000" && f[7] == "00000000" {
-			return f[0]
+		if len(f) < 8 || f[1] != "00000000" || f[7] != "00000000" {
+			continue
+		}
+		metric, err := strconv.ParseUint(f[6], 10, 64)
+		if err != nil {
+			continue
+		}
+		if best == "" || metric < bestMetric {
+			best, bestMetric = f[0], metric
 		}
 	}
-	return ""
+	return best
 }
 
 func interfaceIPv4(name string) string {

@@ -95,6 +95,9 @@ const (
 
 // uiContainer is a UI's container: HTTPS on port with the TLS Secret mounted
 // read-only at certDir, probed over HTTPS, hardened, with a writable /tmp.
+// A startup probe, every second, holds back the readiness and liveness probes
+// until the UI listens: without it the first readiness probe meets "connection
+// refused" and leaves a warning event on every install.
 func uiContainer(name, image string, port int32, certDir string, uid, gid int64, args ...string) corev1.Container {
 	return corev1.Container{
 		Name:            name,
@@ -102,6 +105,7 @@ func uiContainer(name, image string, port int32, certDir string, uid, gid int64,
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Args:            args,
 		Ports:           []corev1.ContainerPort{{Name: httpsPortName, ContainerPort: port, Protocol: corev1.ProtocolTCP}},
+		StartupProbe:    startupProbe(corev1.URISchemeHTTPS, httpsPortName),
 		LivenessProbe:   probe(corev1.URISchemeHTTPS, httpsPortName, 10),
 		ReadinessProbe:  probe(corev1.URISchemeHTTPS, httpsPortName, 0),
 		Resources:       resources("50m", "64Mi", "256Mi"),
@@ -121,6 +125,15 @@ func probe(scheme corev1.URIScheme, port string, initialDelay int32) *corev1.Pro
 		PeriodSeconds:       10,
 		TimeoutSeconds:      5,
 	}
+}
+
+// startupProbe GETs / on a named port every second from one second after
+// the start, for up to two minutes (a slow node, an emulated VM); the kubelet
+// runs the readiness probe as soon as it succeeds.
+func startupProbe(scheme corev1.URIScheme, port string) *corev1.Probe {
+	p := probe(scheme, port, 1)
+	p.PeriodSeconds, p.TimeoutSeconds, p.FailureThreshold = 1, 1, 120
+	return p
 }
 
 // resources requests cpu and memory and caps memory.

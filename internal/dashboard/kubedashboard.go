@@ -112,6 +112,7 @@ func scraperContainer() corev1.Container {
 		Image:           MetricsScraperImage,
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: scraperPort, Protocol: corev1.ProtocolTCP}},
+		StartupProbe:    startupProbe(corev1.URISchemeHTTP, "http"),
 		LivenessProbe:   probe(corev1.URISchemeHTTP, "http", 10),
 		ReadinessProbe:  probe(corev1.URISchemeHTTP, "http", 0),
 		Resources:       resources("10m", "32Mi", "128Mi"),

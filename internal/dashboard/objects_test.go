@@ -194,6 +194,9 @@ func checkContainer(t *testing.T, name string, c corev1.Container) {
 	if c.LivenessProbe == nil || c.ReadinessProbe == nil {
 		t.Errorf("%s lacks a liveness or readiness probe", name)
 	}
+	if sp := c.StartupProbe; sp == nil || sp.HTTPGet == nil || sp.PeriodSeconds != 1 || sp.FailureThreshold*sp.PeriodSeconds < 60 {
+		t.Errorf("%s: startup probe %+v, want one every second for at least a minute, so that no readiness probe meets a container that does not listen yet", name, sp)
+	}
 	if c.ImagePullPolicy != corev1.PullIfNotPresent {
 		t.Errorf("%s pulls %s: the node is offline, want IfNotPresent", name, c.ImagePullPolicy)
 	}

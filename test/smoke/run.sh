@@ -288,22 +288,7 @@ KUBE_BENCH=/opt/kube-bench/kube-bench KUBE_BENCH_CFG=/etc/kube-bench/cfg smoke_e
 # The node IP: inside the container's private network namespace (a veth pair:
 # no dummy driver in this kernel), with the default route through it.
 smoke_node_net_unit default-route >"$R/etc/systemd/system/node-net.service"
-cat >"$R/etc/systemd/system/k8s-smoke.service" <<'EOF'
-[Unit]
-Description=k8s-single smoke scenario (log and result in /mnt/share)
-After=multi-user.target node-net.service
-Wants=node-net.service
-
-[Service]
-Type=oneshot
-TimeoutStartSec=infinity
-Environment=HOME=/root
-ExecStart=/usr/local/sbin/k8s-smoke-scenario
-ExecStopPost=/bin/sh -c '[ -e /mnt/share/HOLD ] || [ -e /run/k8s-smoke-reboot ] || exec systemctl poweroff --no-block'
-
-[Install]
-WantedBy=multi-user.target
-EOF
+smoke_scenario_unit poweroff >"$R/etc/systemd/system/k8s-smoke.service"
 # /dev/kmsg is the host's kernel log (bound for the kubelet): journald must
 # neither import the host's ring buffer nor log its own messages into it.
 mkdir -p "$R/etc/systemd/journald.conf.d" "$R/etc/systemd/system/systemd-journald.service.d"

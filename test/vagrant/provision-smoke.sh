@@ -2,13 +2,17 @@
 # test/vagrant/provision-smoke.sh: the Vagrant provisioner "smoke". Runs as
 # root inside the guest and runs the SAME scenario as the nspawn smoke tier
 # (test/smoke/scenario.sh) under the guest's systemd, as the oneshot unit
-# k8s-smoke (like k8s-smoke.service in the container), streaming its log.
+# k8s-smoke.service (lib.sh's smoke_scenario_unit, as in the container),
+# streaming its log. A reboot step reboots the guest: the 9p shares are in
+# /etc/fstab and the unit is enabled, so the scenario goes on at boot; this
+# script then exits 75 and test/vagrant/run.sh follows the log on the host.
 #
 # It prepares what scenario.sh expects of its machine, which run.sh writes
 # into the container's rootfs in the nspawn tier:
 #   /usr/local/bin/k8s-single, /usr/local/sbin/k8s-smoke-scenario
 #   the node IP $NODE_IP on an interface node0 (a dummy link here: a VM has
-#     its own network; the container's was a veth pair), hostname $NODE_NAME
+#     its own network; the container's was a veth pair) with the default
+#     route through it, as in the container (node-net.service); hostname $NODE_NAME
 #   vm.overcommit_memory=1, kernel.panic=10, kernel.panic_on_oops=1 (what the
 #     kubelet wants; the scenario's boot step checks the first)
 #   /etc/k8s-single/cluster.yaml (node, binaries dir, image bundle, dashboard
@@ -26,7 +30,8 @@
 # RESET_FIRST=1 (reset an existing install first), SCENARIO=full|minimal
 # (full: $SMOKE_VM_STEPS, every step but the day-2 and CIS ones the nspawn
 # tier proves; minimal: the steps in $SMOKE_MINIMAL_STEPS, for machines where
-# the full scenario does not fit the time budget).
+# the full scenario does not fit the time budget), STEPS (only these steps,
+# instead of the scenario's).
 set -euo pipefail
 export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 SHARE=${SHARE:-/mnt/share}
@@ -34,8 +39,8 @@ SCENARIO=${SCENARIO:-full}
 TIER=guest
 . "${SMOKE_LIB:-/vagrant/test/smoke/lib.sh}"
 case $SCENARIO in
-full) STEPS=$SMOKE_VM_STEPS ;;
-minimal) STEPS=$SMOKE_MINIMAL_STEPS ;;
+full) [ -n "${STEPS:-}" ] || STEPS=$SMOKE_VM_STEPS ;;
+minimal) [ -n "${STEPS:-}" ] || STEPS=$SMOKE_MINIMAL_STEPS ;;
 *) die "SCENARIO=$SCENARIO: want full or minimal" ;;
 esac
 T0=$EPOCHREALTIME
@@ -47,6 +52,9 @@ say "guest: $(. /etc/os-release && echo "$PRETTY_NAME"); kernel $(uname -r); $(n
 [ -r "$SCENARIO_SH" ] || die "SCENARIO_SH=$SCENARIO_SH not found in the guest"
 install -m 0755 "$K8S_SINGLE" /usr/local/bin/k8s-single
 install -m 0755 "$SCENARIO_SH" /usr/local/sbin/k8s-smoke-scenario
+# the dashboard step's browser login to the real Headlamp (built on the host by lib.sh)
+LOGIN_TOOL=$(dirname "${SMOKE_LIB:-/vagrant/test/smoke/lib.sh}")/../../bin/dashboard-login
+if [ -x "$LOGIN_TOOL" ]; then install -m 0755 "$LOGIN_TOOL" /usr/local/bin/dashboard-login; fi
 if [ -z "${BIN_DIR:-}" ]; then
 	BIN_DIR=$(k8s-single build --print-dir 2>/dev/null | tail -n 1) || die "k8s-single build --print-dir failed"
 fi
@@ -60,11 +68,15 @@ if [ "${RESET_FIRST:-}" = 1 ] && [ -e /var/lib/k8s-single/state.json ]; then
 	k8s-single reset
 fi
 
-# ---- the node: IP on node0, name, sysctls
-smoke_node_net_unit >/etc/systemd/system/k8s-smoke-node-net.service
+# ---- the node: IP on node0 with the default route through it (metric 0:
+# before the management NIC's DHCP route, 1024; networkd leaves it alone),
+# name, sysctls
+mkdir -p /etc/systemd/networkd.conf.d
+printf '[Network]\nManageForeignRoutes=no\n' >/etc/systemd/networkd.conf.d/k8s-smoke.conf
+smoke_node_net_unit default-route >/etc/systemd/system/node-net.service
 systemctl daemon-reload
-systemctl enable --now k8s-smoke-node-net.service >/dev/null 2>&1 || {
-	systemctl status --no-pager k8s-smoke-node-net.service
+systemctl enable node-net.service >/dev/null 2>&1 && systemctl restart node-net.service || {
+	systemctl status --no-pager node-net.service
 	die "could not put $NODE_IP on node0"
 }
 hostname "$NODE_NAME"
@@ -89,16 +101,25 @@ mkdir -p /etc/k8s-single "$SHARE"
 smoke_cluster_config "$BIN_DIR" "${IMAGES:-}" >/etc/k8s-single/cluster.yaml
 k8s-single config validate --file /etc/k8s-single/cluster.yaml >/dev/null || die "the cluster config does not validate"
 smoke_env >/etc/k8s-smoke.env
-rm -f "$SHARE/result" "$SHARE/steps" "$SHARE/boot" "$SHARE/phases.up1"
+rm -f "$SHARE/result" "$SHARE/steps" "$SHARE/boot" "$SHARE/phases.up1" "$SHARE/REBOOT" /var/lib/k8s-smoke/state
 : >"$SHARE/scenario.log"
-say "prepared in $(since "$T0")s"
+# The reboot steps reboot the guest: the shares come back at boot (fstab)
+# and the scenario with them (k8s-smoke.service is enabled).
+sed -i '/x-k8s-smoke/d' /etc/fstab
+awk '$3 == "9p" {
+	ro = ($4 ~ /^ro(,|$)/) ? ",ro" : ""
+	print $1, $2, "9p", "trans=virtio,version=9p2000.L,msize=262144,x-k8s-smoke" ro, 0, 0
+}' /proc/mounts >>/etc/fstab
+smoke_scenario_unit disable >/etc/systemd/system/k8s-smoke.service
+systemctl daemon-reload
+systemctl enable k8s-smoke.service >/dev/null 2>&1 || die "systemctl enable k8s-smoke.service failed"
+say "prepared in $(since "$T0")s; shares in /etc/fstab: $(grep -c x-k8s-smoke /etc/fstab)"
 
 # ---- run it as a unit (as in the container), streaming its log
-say "scenario ($SCENARIO${STEPS:+: $STEPS}): systemd-run --unit=k8s-smoke --wait k8s-smoke-scenario   (log: $SHARE/scenario.log)"
+say "scenario ($SCENARIO${STEPS:+: $STEPS}): systemctl start k8s-smoke.service   (log: $SHARE/scenario.log)"
 systemctl reset-failed k8s-smoke.service >/dev/null 2>&1 || true
 T1=$EPOCHREALTIME
-systemd-run --quiet --unit=k8s-smoke --collect --wait --service-type=oneshot \
-	-p TimeoutStartSec=infinity -E HOME=/root /usr/local/sbin/k8s-smoke-scenario &
+systemctl start k8s-smoke.service &
 RUNNER=$!
 tail -n +1 -F -s 1 --pid="$RUNNER" "$SHARE/scenario.log" 2>/dev/null &
 TAILER=$!
@@ -107,7 +128,12 @@ wait "$RUNNER" || rc=$?
 sleep 1
 kill "$TAILER" 2>/dev/null || true
 wait "$TAILER" 2>/dev/null || true
-say "scenario unit ended (systemd-run rc $rc) after $(since "$T1")s; /proc/sys/net/netfilter/nf_conntrack_max: $(conntrack_state)"
+if [ -e "$SHARE/REBOOT" ] && [ ! -s "$SHARE/result" ]; then
+	# (test/vagrant/run.sh follows the log on the host until the result)
+	say "a reboot step is rebooting the guest after $(since "$T1")s: the scenario goes on at boot ($SHARE/scenario.log)"
+	exit 75
+fi
+say "scenario unit ended (systemctl start rc $rc) after $(since "$T1")s; /proc/sys/net/netfilter/nf_conntrack_max: $(conntrack_state)"
 if ! grep -q '^RESULT: PASS' "$SHARE/result" 2>/dev/null; then
 	if [ ! -s "$SHARE/result" ]; then
 		say "the scenario wrote no result: journal of the scenario unit and the k8s-single units"

@@ -28,6 +28,7 @@
 #                     nothing, no-op up, status, node, pods, metrics; ~10-13 min under
 #                     TCG); full: $SMOKE_VM_STEPS, every step but the day-2 and
 #                     CIS ones the nspawn tier proves (~22 min: README.md)
+#   STEPS="boot up reboot"   only these steps of scenario.sh (default: SCENARIO's)
 #   TIMEOUT=1500      hard limit in seconds for vagrant up + provision (full: 3600)
 #   STEP_TIMEOUT=900 NODE_WAIT=600 NOOP_MAX=30 STATUS_WAIT=120  the scenario's knobs, loosened for TCG
 #                     (a no-op up: 3-8 s wall under TCG with the cluster running; the
@@ -181,11 +182,49 @@ EOF
 	say "vagrant provision (scenario: $SCENARIO)"
 	rc=0
 	vg provision --provision-with smoke || rc=$?
+	if [ "$rc" != 0 ] && [ -e "$RUN/share/REBOOT" ]; then
+		rc=0
+		follow_reboots || rc=$?
+	fi
 	timed provision "$(since "$t")"
 	if [ "$rc" != 0 ]; then
 		INNER_FAILED=1
 		return "$rc"
 	fi
+}
+
+# follow_reboots: a reboot step of the scenario rebooted the guest, which
+# ended the provisioner's ssh session. The guest's systemd mounts the shares
+# and starts the scenario again at boot (provision-smoke.sh set that up), so
+# the host follows its log in the share until the result, through every
+# further reboot. Fails when the log stops growing for STALL seconds (the
+# scenario's own step timeout plus a boot) or the guest is gone.
+follow_reboots() {
+	local log=$RUN/share/scenario.log off size last=$SECONDS stall=$((STEP_TIMEOUT + 600)) boots=0
+	off=$(stat -c %s "$log")
+	while [ ! -s "$RUN/share/result" ]; do
+		if [ -e "$RUN/share/REBOOT" ]; then
+			rm -f "$RUN/share/REBOOT"
+			boots=$((boots + 1))
+			say "the guest reboots (reboot $boots of the scenario): its systemd goes on with the scenario at boot; following $log"
+		fi
+		size=$(stat -c %s "$log")
+		if [ "$size" -gt "$off" ]; then
+			tail -c +$((off + 1)) "$log" | head -c $((size - off))
+			off=$size
+			last=$SECONDS
+		elif [ $((SECONDS - last)) -gt "$stall" ]; then
+			say "the scenario's log has not grown for ${stall}s since the reboot"
+			return 1
+		fi
+		if ! virsh list --name 2>/dev/null | grep -q .; then
+			say "the guest is not running any more"
+			return 1
+		fi
+		sleep 1
+	done
+	tail -c +$((off + 1)) "$log"
+	say "the scenario finished in the guest after $boots reboot(s): $(tr '\n' ';' <"$RUN/share/result")"
 }
 
 if [ "${1:-}" = __inner ]; then
@@ -386,7 +425,7 @@ fi
 export VAGRANT_DOTFILE_PATH=$RUN/dotvagrant K8S_SINGLE_BOX_DIR=$BOX_DIR K8S_SINGLE_BOX=$BOX_NAME
 export K8S_SINGLE_SHARE=$RUN/share K8S_SINGLE_BIN_DIR=$BIN_DIR K8S_SINGLE_IMAGES=${IMAGES:-} K8S_SINGLE_GUEST
 export K8S_SINGLE_SERIAL_LOG=$RUN/serial.log K8S_SINGLE_VM_CPUS=$VM_CPUS K8S_SINGLE_VM_MEMORY=$VM_MEMORY
-export SCENARIO STEP_TIMEOUT=${STEP_TIMEOUT:-900} NODE_WAIT=${NODE_WAIT:-600} NOOP_MAX=${NOOP_MAX:-30}
+export SCENARIO STEPS=${STEPS:-} STEP_TIMEOUT=${STEP_TIMEOUT:-900} NODE_WAIT=${NODE_WAIT:-600} NOOP_MAX=${NOOP_MAX:-30}
 export KILL_PHASE=${KILL_PHASE:-etcd} KILL_AFTER=${KILL_AFTER:-2} NODE_IP=${NODE_IP:-10.200.0.2}
 export NODE_NAME=${NODE_NAME:-smoke-node} STATUS_WAIT=${STATUS_WAIT:-120} DASHBOARD_IMAGE=${DASHBOARD_IMAGE:-} CONFIG_EXTRA=${CONFIG_EXTRA:-}
 export RUN BOX_NAME VM_CPUS VM_MEMORY

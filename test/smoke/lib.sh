@@ -117,19 +117,55 @@ smoke_inputs() {
 	if [ -n "${IMAGES:-}" ]; then
 		compgen -G "$IMAGES/*.tar" >/dev/null || die "IMAGES=$IMAGES holds no *.tar"
 	fi
-	# The dashboard: the real UIs' images cannot be pulled here, so the
-	# test-only stand-in is built into the bundle (cached; prints its reference
-	# last). Not when CONFIG_EXTRA has its own dashboard section (kind: none).
+	# The dashboard: no registry here, so the real Headlamp comes from its
+	# test image (smoke_headlamp_tar: ../shared/images, built from its source
+	# tag) copied into the bundle, with dashboard.image left at k8s-single's
+	# default; without it the test-only stand-in is built into the bundle
+	# (cached; prints its reference last). Neither when CONFIG_EXTRA has its
+	# own dashboard section (kind: none).
+	local headlamp
+	headlamp=$(smoke_headlamp_tar)
 	if grep -q '^dashboard:' <<<"${CONFIG_EXTRA:-}"; then
 		[ -z "${DASHBOARD_IMAGE:-}" ] ||
 			die "DASHBOARD_IMAGE and a dashboard section in CONFIG_EXTRA: put image: in CONFIG_EXTRA's section instead"
+	elif [ -z "${DASHBOARD_IMAGE:-}" ] && [ -n "${IMAGES:-}" ] && [ -n "$headlamp" ]; then
+		if ! cmp -s "$headlamp" "$IMAGES/headlamp.tar"; then
+			cp "$headlamp" "$IMAGES/.headlamp.tar.tmp" && mv "$IMAGES/.headlamp.tar.tmp" "$IMAGES/headlamp.tar" ||
+				die "copying $headlamp into $IMAGES failed"
+		fi
+		say "dashboard: the real Headlamp from $headlamp (in the bundle as headlamp.tar)"
+		smoke_dashboard_login
 	elif [ -z "${DASHBOARD_IMAGE:-}" ] && [ -n "${IMAGES:-}" ]; then
+		rm -f "$IMAGES/headlamp.tar"
 		DASHBOARD_IMAGE=$("$K8S_SINGLE" dashboard standin --out "$IMAGES" | tail -n 1) ||
 			die "k8s-single dashboard standin --out $IMAGES failed"
 		[ -n "$DASHBOARD_IMAGE" ] || die "k8s-single dashboard standin printed no image reference"
 		[ -s "$IMAGES/dashboard-standin.tar" ] || die "k8s-single dashboard standin wrote no $IMAGES/dashboard-standin.tar"
 	fi
 	say "k8s-single: $K8S_SINGLE ($("$K8S_SINGLE" version 2>/dev/null | head -n 1)); binaries: $BIN_DIR; images: ${IMAGES:-none}; dashboard image: ${DASHBOARD_IMAGE:-default}"
+}
+
+# smoke_headlamp_tar prints the real Headlamp's test image (HEADLAMP_TAR, or
+# headlamp-v0.45.0.tar in ../shared/images beside the repository or in
+# /work/shared/images), or nothing when there is none (HEADLAMP_TAR=none:
+# never).
+smoke_headlamp_tar() {
+	local f
+	for f in ${HEADLAMP_TAR:-"$REPO/../shared/images/headlamp-v0.45.0.tar" /work/shared/images/headlamp-v0.45.0.tar}; do
+		[ "$f" = none ] && return 0
+		[ -s "$f" ] && { echo "$f"; return 0; }
+	done
+	[ -z "${HEADLAMP_TAR:-}" ] || die "HEADLAMP_TAR=$HEADLAMP_TAR: no such file"
+}
+
+# smoke_dashboard_login builds $REPO/bin/dashboard-login, the dashboard
+# step's browser login to the real Headlamp (test/smoke/dashboard-login, a
+# module of its own: chromedp stays out of k8s-single's dependencies).
+smoke_dashboard_login() {
+	local t=$EPOCHREALTIME
+	(cd "$REPO/test/smoke/dashboard-login" && CGO_ENABLED=0 go build -trimpath -o "$REPO/bin/dashboard-login" .) ||
+		die "building test/smoke/dashboard-login failed"
+	say "dashboard-login built in $(since "$t")s: $REPO/bin/dashboard-login"
 }
 
 # ---- kube-bench (the cis step)

@@ -191,10 +191,13 @@ cleanup() {
 	if ! grep -qx /run/systemd/nspawn <<<"$BASELINE"; then
 		find /run/systemd/nspawn -depth -type d -empty -delete 2>/dev/null
 	fi
-	if [ -n "$SHARE" ] && [ -s "$SHARE/dashboard.png" ]; then
-		mkdir -p "$ARTIFACTS" && cp "$SHARE/dashboard.png" "$ARTIFACTS/dashboard-${RUN##*/}.png" &&
-			say "dashboard screenshot kept: $ARTIFACTS/dashboard-${RUN##*/}.png"
-	fi
+	for f in "$SHARE"/dashboard*.png; do
+		if [ -n "$SHARE" ] && [ -s "$f" ]; then
+			f=${f##*/}
+			mkdir -p "$ARTIFACTS" && cp "$SHARE/$f" "$ARTIFACTS/${f%.png}-${RUN##*/}.png" &&
+				say "dashboard screenshot kept: $ARTIFACTS/${f%.png}-${RUN##*/}.png"
+		fi
+	done
 	for f in kube-bench.json kube-bench.txt; do
 		if [ -n "$SHARE" ] && [ -s "$SHARE/$f" ]; then
 			mkdir -p "$ARTIFACTS" && cp "$SHARE/$f" "$ARTIFACTS/${f%.*}-${RUN##*/}.${f##*.}" &&
@@ -271,6 +274,7 @@ R=$RUN/rootfs SHARE=$RUN/share
 mkdir -p "$RUN" "$SHARE"
 cp -a --reflink=auto "$ROOTFS" "$R"
 install -m 0755 "$K8S_SINGLE" "$R/usr/local/bin/k8s-single"
+[ -x "$REPO/bin/dashboard-login" ] && install -m 0755 "$REPO/bin/dashboard-login" "$R/usr/local/bin/dashboard-login"
 install -m 0755 "$HERE/nsinit.sh" "$R/usr/local/sbin/nsinit"
 install -m 0755 "$HERE/scenario.sh" "$R/usr/local/sbin/k8s-smoke-scenario"
 echo "$NODE_NAME" >"$R/etc/hostname"

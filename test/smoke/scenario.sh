@@ -5,7 +5,7 @@
 #
 # It drives k8s-single only: up from nothing, phase list, a no-op up, a
 # SIGKILL in the middle of a phase and a resume, etcd health, kubectl, the
-# dashboard (HTTPS, token, headless Chromium screenshot), the CIS benchmark
+# dashboard (HTTPS, token, a browser login to Headlamp), the CIS benchmark
 # (kube-bench) and the node's hardening, reset and up again.
 # Every step prints its name, result and duration; a failed
 # step dumps `systemctl status` and the last 50 journal lines of every
@@ -340,18 +340,16 @@ s_metrics() {
 }
 
 # dashboard: the UI answers HTTPS on its node port with a certificate the
-# cluster CA signed (and never plain HTTP), a dashboard-admin token is
-# accepted by the apiserver, and a headless Chromium that trusts only the
-# cluster CA opens the URL `dashboard url` prints, logged in with the token:
-# the page (the stand-in set as dashboard.image) lists the namespaces the
-# token may see. The screenshot is kept as /mnt/share/dashboard.png.
+# cluster CA signed (and never plain HTTP), none of its probes failed, a
+# dashboard-admin token is accepted by the apiserver, and a headless Chromium
+# that trusts only the cluster CA logs in with the token at the URL
+# `dashboard url` prints: the real Headlamp when the bundle has it (the API
+# proxy, then the "ID token" login to the Overview and the Namespaces page),
+# else the test-only stand-in (its page lists the namespaces). Screenshots go
+# to /mnt/share/dashboard*.png.
 s_dashboard() {
 	need up || return 77
-	local url token code ca=/etc/kubernetes/pki/ca.crt kc=$OUT/dashboard-token.kubeconfig
-	local nss=/root/.pki/nssdb
-	local chrome=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
-		--disable-background-networking --disable-component-update --disable-sync
-		--user-data-dir="$OUT/chromium")
+	local url token code image ca=/etc/kubernetes/pki/ca.crt kc=$OUT/dashboard-token.kubeconfig
 	if k8s-single dashboard url 2>&1 | grep -q 'dashboard.kind is none'; then
 		echo "SKIP dashboard: dashboard.kind is none in $CFG"
 		return 77
@@ -367,6 +365,7 @@ s_dashboard() {
 	code=$(curl -s -o /dev/null -w '%{http_code}' "http://${url#https://}")
 	[ "$code" = 200 ] && { echo "the node port answered plain HTTP 200"; return 1; }
 	echo "plain HTTP on the node port: no 200 ($code)"
+	dashboard_probe_events || return 1
 
 	echo "+ k8s-single dashboard token --duration 1h"
 	token=$(k8s-single dashboard token --duration 1h) || return 1
@@ -382,21 +381,77 @@ s_dashboard() {
 	[ "$(kubectl --kubeconfig="$kc" auth can-i list pods -A)" = yes ] || { echo "the token cannot list pods in all namespaces"; return 1; }
 	echo "kubectl --token auth can-i list pods -A: yes"
 
-	# The UI calls the apiserver with the token it is given, like the real one.
-	curl -fsS --cacert "$ca" -H "Authorization: Bearer $token" "$url" | grep -q '<li>kube-system</li>' ||
-		{ echo "the page does not list kube-system with the token"; return 1; }
-	curl -fsS --cacert "$ca" "${url}?token=not-a-token" | grep -q '401 Unauthorized' ||
-		{ echo "the page does not show the apiserver's 401 for a bad token"; return 1; }
-	echo "the page lists the namespaces with the token and shows 401 without a valid one"
-
 	if ! command -v chromium >/dev/null || ! command -v certutil >/dev/null; then
 		echo "SKIP the browser check: no chromium/certutil in this rootfs (run.sh installs chromium libnss3-tools)"
 		return 77
 	fi
 	# Chromium trusts the cluster CA through its NSS database, not --ignore-certificate-errors.
+	local nss=/root/.pki/nssdb
 	mkdir -p "$nss"
 	[ -e "$nss/cert9.db" ] || certutil -d "sql:$nss" -N --empty-password || return 1
 	certutil -d "sql:$nss" -A -t C,, -n k8s-single-cluster-ca -i "$ca" || return 1
+
+	image=$(kubectl -n headlamp get deploy headlamp -o jsonpath='{.spec.template.spec.containers[0].image}')
+	echo "the UI's image: $image"
+	case $image in
+	*dashboard-standin*) dashboard_standin "$url" "$token" ;;
+	*) dashboard_headlamp "$url" "$token" ;;
+	esac
+}
+
+# dashboard_probe_events fails when the UI's readiness or liveness probe
+# failed (its startup probe holds them back until the UI listens) and prints
+# every Unhealthy event of its namespace.
+dashboard_probe_events() {
+	local events
+	events=$(kubectl get events -n headlamp --field-selector reason=Unhealthy -o jsonpath='{range .items[*]}{.count}x {.message}{"\n"}{end}')
+	if [ -z "$events" ]; then
+		echo "no Unhealthy event in namespace headlamp (no probe failed)"
+		return 0
+	fi
+	echo "Unhealthy events in namespace headlamp:"
+	sed 's/^/  /' <<<"$events"
+	if grep -Eq '(Readiness|Liveness) probe failed' <<<"$events"; then
+		echo "the UI's readiness or liveness probe failed"
+		return 1
+	fi
+}
+
+# dashboard_headlamp URL TOKEN: the real Headlamp. Its API proxy passes the
+# token to the apiserver (200 listing kube-system; a bad token 401), and a
+# browser logs in as a user does: the token pasted into the "ID token" field,
+# Authenticate, the cluster Overview, the Namespaces page listing kube-system
+# (test/smoke/dashboard-login, chromedp; a screenshot of each page).
+dashboard_headlamp() {
+	local url=$1 token=$2 api=${1}clusters/main/api/v1/namespaces code ca=/etc/kubernetes/pki/ca.crt
+	echo "+ curl --cacert $ca -H 'Authorization: Bearer ...' $api"
+	code=$(curl -sS --cacert "$ca" -H "Authorization: Bearer $token" -o "$OUT/headlamp-namespaces.json" -w '%{http_code}' "$api") || return 1
+	[ "$code" = 200 ] || { echo "Headlamp's API proxy with the token: HTTP $code, want 200"; head -c 300 "$OUT/headlamp-namespaces.json"; return 1; }
+	jq -e 'any(.items[]; .metadata.name == "kube-system")' "$OUT/headlamp-namespaces.json" >/dev/null ||
+		{ echo "Headlamp's API proxy answered 200 without kube-system"; return 1; }
+	code=$(curl -s --cacert "$ca" -H "Authorization: Bearer not-a-token" -o /dev/null -w '%{http_code}' "$api")
+	[ "$code" = 401 ] || { echo "Headlamp's API proxy with a bad token: HTTP $code, want 401"; return 1; }
+	echo "Headlamp's API proxy: 200 listing kube-system with the token, 401 with a bad one"
+
+	command -v dashboard-login >/dev/null || { echo "no dashboard-login in this machine (lib.sh builds it with the real Headlamp)"; return 1; }
+	(umask 077 && printf '%s\n' "$token" >"$OUT/dashboard.token") || return 1
+	run dashboard-login -url "$url" -token-file "$OUT/dashboard.token" -out "$SHARE" -user-data-dir "$OUT/chromium" -timeout 180s
+}
+
+# dashboard_standin URL TOKEN: the test-only stand-in, which calls the
+# apiserver with the token it is given, like the real UIs: its page lists the
+# namespaces with the token and shows the apiserver's 401 with a bad one, in
+# curl and in headless Chromium (a screenshot).
+dashboard_standin() {
+	local url=$1 token=$2 ca=/etc/kubernetes/pki/ca.crt
+	local chrome=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
+		--disable-background-networking --disable-component-update --disable-sync
+		--user-data-dir="$OUT/chromium")
+	curl -fsS --cacert "$ca" -H "Authorization: Bearer $token" "$url" | grep -q '<li>kube-system</li>' ||
+		{ echo "the page does not list kube-system with the token"; return 1; }
+	curl -fsS --cacert "$ca" "${url}?token=not-a-token" | grep -q '401 Unauthorized' ||
+		{ echo "the page does not show the apiserver's 401 for a bad token"; return 1; }
+	echo "the page lists the namespaces with the token and shows 401 without a valid one"
 	echo "+ ${chrome[*]} --dump-dom ${url}?token=..."
 	"${chrome[@]}" --dump-dom "${url}?token=$token" >"$OUT/dashboard.html" 2>"$OUT/chromium-dom.log"
 	grep -q '<li>kube-system</li>' "$OUT/dashboard.html" ||
@@ -949,5 +1004,5 @@ printf '%s\n' "${ROWS[@]}" >"$SHARE/steps"
 mv "$SHARE/result.tmp" "$SHARE/result"
 printf '\n'
 cat "$SHARE/result"
-log "scenario done; powering off"
+log "scenario done (the unit powers the container off, or disables itself in a VM)"
 sync

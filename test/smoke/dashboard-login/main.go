@@ -1,0 +1,181 @@
+// Command dashboard-login logs in to the real Headlamp as a user does, in
+// headless Chromium: it opens the UI, pastes a token into the "ID token"
+// field, presses Authenticate, waits for the cluster Overview, opens the
+// Namespaces page and waits for kube-system there, and saves a screenshot of
+// each page. It is a test tool of the smoke tiers (test/smoke/scenario.sh's
+// dashboard step), not part of k8s-single.
+//
+//	dashboard-login -url https://10.200.0.2:30443/ -token-file /run/token -out /mnt/share
+//
+// Chromium must trust the UI's certificate through its NSS database
+// ($HOME/.pki/nssdb): there is no flag here to ignore certificate errors.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+)
+
+func main() {
+	var o options
+	flag.StringVar(&o.url, "url", "", "the dashboard's URL, e.g. https://10.200.0.2:30443/")
+	flag.StringVar(&o.tokenFile, "token-file", "", "a file holding the bearer token to log in with")
+	flag.StringVar(&o.out, "out", ".", "the directory for the screenshots")
+	flag.StringVar(&o.chromium, "chromium", "chromium", "the Chromium binary")
+	flag.StringVar(&o.userDataDir, "user-data-dir", "", "Chromium's profile directory (default: a new temporary one)")
+	flag.StringVar(&o.cluster, "cluster", "main", "Headlamp's name of the cluster (in-cluster: main)")
+	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "how long each page may take")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "dashboard-login:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	url, tokenFile, out, chromium, userDataDir, cluster string
+	timeout                                             time.Duration
+}
+
+func run(o options) error {
+	if !strings.HasPrefix(o.url, "https://") || !strings.HasSuffix(o.url, "/") {
+		return fmt.Errorf("-url %q: want https://HOST:PORT/", o.url)
+	}
+	raw, err := os.ReadFile(o.tokenFile)
+	if err != nil {
+		return fmt.Errorf("-token-file: %w", err)
+	}
+	token := strings.TrimSpace(string(raw))
+	if token == "" {
+		return fmt.Errorf("-token-file %s is empty", o.tokenFile)
+	}
+	if o.userDataDir == "" {
+		if o.userDataDir, err = os.MkdirTemp("", "dashboard-login-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(o.userDataDir)
+	}
+	allocOpts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(o.chromium),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(o.userDataDir),
+		chromedp.WindowSize(1280, 800),
+		chromedp.Flag("disable-quic", true),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), allocOpts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+
+	base := o.url + "c/" + o.cluster + "/"
+	pages := []page{
+		{
+			name: "login",
+			what: `the "ID token" field`,
+			run: []chromedp.Action[chromedp.Void]{
+				chromedp.Navigate(o.url),
+				chromedp.WaitVisible(chromedp.ID("token")),
+			},
+		},
+		{
+			name: "overview",
+			what: "the cluster Overview after Authenticate",
+			run: []chromedp.Action[chromedp.Void]{
+				chromedp.Focus(chromedp.ID("token")),
+				paste(token),
+				chromedp.Click(chromedp.Search(`//button[normalize-space(.)="Authenticate"]`)),
+				waitFor(`!document.querySelector("#token") && document.body.innerText.includes("Overview")`),
+			},
+		},
+		{
+			name: "namespaces",
+			what: "kube-system on the Namespaces page",
+			run: []chromedp.Action[chromedp.Void]{
+				chromedp.Navigate(base + "namespaces"),
+				waitFor(`!document.querySelector("#token") && document.body.innerText.includes("kube-system")`),
+			},
+		},
+	}
+	for _, p := range pages {
+		t := time.Now()
+		if err := p.load(ctx, o.timeout); err != nil {
+			shot := p.screenshot(ctx, o.out, "-failed")
+			return fmt.Errorf("%s: waiting for %s: %w (page text: %q; screenshot %s)", p.name, p.what, err, bodyText(ctx), shot)
+		}
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		fmt.Printf("%s: %s in %.1fs at %s; screenshot %s\n", p.name, p.what, time.Since(t).Seconds(), loc, p.screenshot(ctx, o.out, ""))
+	}
+	return nil
+}
+
+// A page is one step of the login: what it waits for and how.
+type page struct {
+	name, what string
+	run        []chromedp.Action[chromedp.Void]
+}
+
+func (p page) load(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := chromedp.Do(ctx, p.run...)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("not there after %s", timeout)
+	}
+	return err
+}
+
+// screenshot saves the page as OUT/dashboard-NAME[SUFFIX].png and returns the
+// path, or why it could not.
+func (p page) screenshot(ctx context.Context, out, suffix string) string {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		return "none (" + err.Error() + ")"
+	}
+	path := filepath.Join(out, "dashboard-"+p.name+suffix+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		return "none (" + err.Error() + ")"
+	}
+	return fmt.Sprintf("%s (%d bytes)", path, len(png))
+}
+
+// waitFor polls a JavaScript condition until it is true.
+func waitFor(cond string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingInterval(250*time.Millisecond))
+}
+
+// paste inserts text into the focused field as a paste does: one input
+// event, not a key press per character.
+func paste(text string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})
+		return err
+	})
+}
+
+// bodyText is the start of the page's text, for an error message.
+func bodyText(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	text = strings.Join(strings.Fields(text), " ")
+	if len(text) > 400 {
+		text = text[:400] + "..."
+	}
+	return text
+}

@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/k8s-single/k8s-single/internal/install.Version=$(VERSION)
 BIN       := bin/k8s-single
 
-.PHONY: all build up test lint integration binaries images kube-bench smoke vagrant bench fuzz clean
+.PHONY: all build up test lint integration binaries images kube-bench smoke vagrant bench-up bench fuzz clean
 
 all: build
 
@@ -40,7 +40,13 @@ images: build
 
 # kube-bench: the CIS benchmark tool the smoke tier's cis step runs, built from
 # the Go module proxy into $(CACHE_DIR)/kube-bench/<version> (cold minutes, warm < 0.1 s).
-kube-bench:
+kube-# bench-up: BENCH (5) fresh `up`s in the nspawn tier, each after `reset --purge`, with
+# BENCH_SERIAL=1 (the default) each also with `up --serial`: medians and spreads of the
+# verified time, Node Ready, every phase and the components' own waits (root).
+bench-up: binaries images kube-bench
+	STEPS="boot up bench" BENCH=$${BENCH:-5} BENCH_SERIAL=$${BENCH_SERIAL:-1} TIMEOUT=$${TIMEOUT:-3600} test/smoke/run.sh
+
+bench:
 	CACHE_DIR=$(CACHE_DIR) test/smoke/kube-bench/build.sh
 
 # smoke: the whole cluster under real systemd in systemd-nspawn (root).

@@ -966,13 +966,99 @@ s_backup_restore() {
 	run kubectl delete configmap before-backup && run kubectl delete secret backup-secret
 }
 
+# bench: BENCH fresh `up`s (make bench-up), each after `reset --purge`, with
+# the binaries and the image bundle present: the time to "up and verified"
+# (up's exit), Node Ready after up started (the stamp of up's "node NAME
+# Ready after" line), each phase's duration (phase list), and the components'
+# own waits (the sum of up's "... after D" lines); with BENCH_SERIAL=1 the same
+# again with `up --serial`, the old one-phase-at-a-time order, run by run in
+# turn. Prints medians with min-max and writes $SHARE/bench.tsv (mode, run,
+# metric, seconds). Last step: it leaves the node freshly installed.
+s_bench() {
+	[ -n "${BENCH:-}" ] || { echo "SKIP: BENCH is not set (make bench-up sets it)"; return 77; }
+	need up || return 77
+	local modes=(graph) mode i out tsv=$SHARE/bench.tsv
+	[ "${BENCH_SERIAL:-}" = 1 ] && modes+=(serial)
+	: >"$tsv"
+	for i in $(seq 1 "$BENCH"); do
+		for mode in "${modes[@]}"; do
+			timeout --kill-after=10 "$STEP_TIMEOUT" k8s-single reset --purge >"$OUT/bench-reset.out" 2>&1 ||
+				{ cat "$OUT/bench-reset.out"; return 1; }
+			sync
+			out=$OUT/bench-$mode-$i.out
+			local t=$EPOCHREALTIME
+			if [ "$mode" = serial ]; then
+				timeout --kill-after=10 "$STEP_TIMEOUT" k8s-single up -c "$CFG" --serial 2>&1 | stamp >"$out"
+			else
+				timeout --kill-after=10 "$STEP_TIMEOUT" k8s-single up -c "$CFG" 2>&1 | stamp >"$out"
+			fi
+			[ "${PIPESTATUS[0]}" = 0 ] || { tail -n 30 "$out"; echo "up ($mode, run $i) failed"; return 1; }
+			local total
+			total=$(since "$t")
+			grep -q 'The cluster is up and verified.' "$out" || { tail -n 20 "$out"; echo "up ($mode, run $i) did not end verified"; return 1; }
+			k8s-single phase list -o json >"$OUT/bench-phases.json" || return 1
+			{
+				echo "$mode	$i	verified	$total"
+				awk -v m="$mode" -v i="$i" -v node="node $NODE_NAME Ready after" '
+					index($0, node) { sub(/^ */, ""); sub(/s .*/, ""); print m "\t" i "\tNode Ready\t" $0 }' "$out"
+				awk -v m="$mode" -v i="$i" "$AWK_SECS"'
+					/ after [0-9.]+(ns|us|µs|ms|s|m|h)+/ { w = $0; sub(/.* after /, "", w); sub(/[;,].*/, "", w); sum += secs(w) }
+					END { printf "%s\t%s\tcomponent waits (sum)\t%.3f\n", m, i, sum }' "$out"
+				jq -r --arg m "$mode" --arg i "$i" '.[] | [$m, $i, "phase " + .name, .lastDuration] | @tsv' "$OUT/bench-phases.json" |
+					awk -F'\t' -v OFS='\t' "$AWK_SECS"'
+					{ $4 = sprintf("%.3f", secs($4)); print }'
+			} >>"$tsv"
+			echo "run $i ($mode): verified after ${total}s"
+		done
+	done
+	bench_table "$tsv" "${modes[@]}"
+}
+
+# AWK_SECS is an awk function: secs(d), the seconds of a Go duration such as
+# "1m2.5s" or "350ms".
+AWK_SECS='
+function secs(d,   t, n, u) {
+	t = 0
+	while (match(d, /^[0-9.]+(ns|us|µs|ms|s|m|h)/)) {
+		n = substr(d, 1, RLENGTH); d = substr(d, RLENGTH + 1)
+		u = n; sub(/^[0-9.]+/, "", u); n += 0
+		t += (u == "h") ? n * 3600 : (u == "m") ? n * 60 : (u == "s") ? n : (u == "ms") ? n / 1e3 : n / 1e6
+	}
+	return t
+}'
+
+# bench_table TSV MODE...: per metric, each mode's median and min-max.
+bench_table() {
+	local tsv=$1
+	shift
+	printf '\n==== bench: %s fresh up(s) per mode, seconds, median (min-max)\n' "$BENCH"
+	awk -F'\t' -v modes="$*" '
+		{ key = $3; if (!(key in seen)) { seen[key] = ++nk; order[nk] = key }
+		  n[$1, key]++; v[$1, key, n[$1, key]] = $4 }
+		END {
+			nm = split(modes, m, " ")
+			printf "%-34s", "metric"; for (j = 1; j <= nm; j++) printf "%-24s", m[j]; print ""
+			for (k = 1; k <= nk; k++) {
+				key = order[k]; printf "%-34s", key
+				for (j = 1; j <= nm; j++) {
+					c = n[m[j], key]; if (!c) { printf "%-24s", "-"; continue }
+					for (a = 1; a <= c; a++) x[a] = v[m[j], key, a] + 0
+					for (a = 1; a <= c; a++) for (b = a + 1; b <= c; b++) if (x[b] < x[a]) { t = x[a]; x[a] = x[b]; x[b] = t }
+					med = (c % 2) ? x[(c + 1) / 2] : (x[c / 2] + x[c / 2 + 1]) / 2
+					printf "%-24s", sprintf("%.2f (%.2f-%.2f)", med, x[1], x[c])
+				}
+				print ""
+			}
+		}' "$tsv"
+}
+
 # ---- main ----
 # The steps in order: name and function.
 SCENARIO_STEPS=(boot:s_boot up:s_up phase-list:s_phase_list noop-up:s_noop kill-mid-phase:s_kill
 	resume:s_resume etcd-health:s_etcd_health status:s_status nodes:s_nodes pods:s_pods
 	metrics:s_metrics dashboard:s_dashboard cis:s_cis hardening:s_hardening kill-daemons:s_kill_daemons
 	doctor:s_doctor renew:s_renew backup-timer:s_backup_timer backup-restore:s_backup_restore reset:s_reset up-after-reset:s_up_again
-	disk-pressure:s_disk_pressure reboot:s_reboot ip-change:s_ip_change)
+	disk-pressure:s_disk_pressure reboot:s_reboot ip-change:s_ip_change bench:s_bench)
 log "k8s-smoke scenario start (node $NODE_NAME $NODE_IP)"
 for name in ${STEPS:-}; do
 	if [[ " ${SCENARIO_STEPS[*]} " != *" $name:"* ]]; then

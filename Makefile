@@ -40,13 +40,7 @@ images: build
 
 # kube-bench: the CIS benchmark tool the smoke tier's cis step runs, built from
 # the Go module proxy into $(CACHE_DIR)/kube-bench/<version> (cold minutes, warm < 0.1 s).
-kube-# bench-up: BENCH (5) fresh `up`s in the nspawn tier, each after `reset --purge`, with
-# BENCH_SERIAL=1 (the default) each also with `up --serial`: medians and spreads of the
-# verified time, Node Ready, every phase and the components' own waits (root).
-bench-up: binaries images kube-bench
-	STEPS="boot up bench" BENCH=$${BENCH:-5} BENCH_SERIAL=$${BENCH_SERIAL:-1} TIMEOUT=$${TIMEOUT:-3600} test/smoke/run.sh
-
-bench:
+kube-bench:
 	CACHE_DIR=$(CACHE_DIR) test/smoke/kube-bench/build.sh
 
 # smoke: the whole cluster under real systemd in systemd-nspawn (root).
@@ -57,6 +51,12 @@ smoke: binaries images kube-bench
 # qemu under TCG here: slow, see test/vagrant/README.md). SCENARIO=full|minimal.
 vagrant: binaries images
 	test/vagrant/run.sh
+
+# bench-up: BENCH (5) fresh `up`s in the nspawn tier, each after `reset --purge`, with
+# BENCH_SERIAL=1 (the default) each also with `up --serial`: medians and spreads of the
+# verified time, Node Ready, every phase and the components' own waits (root).
+bench-up: binaries images kube-bench
+	STEPS="boot up bench" BENCH=$${BENCH:-5} BENCH_SERIAL=$${BENCH_SERIAL:-1} TIMEOUT=$${TIMEOUT:-3600} test/smoke/run.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./internal/...

@@ -3,7 +3,14 @@ package certs
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
+	"errors"
+	"io"
+	"math/big"
 	"net"
 	"slices"
 	"testing"
@@ -51,6 +58,33 @@ func TestSignMatchesCfssl(t *testing.T) {
 				signed(t, leaf, leafKey, caPair, notBefore, notAfter, cfsslSign))
 		})
 	}
+}
+
+// TestSigAlgoMatchesCfssl covers the key sizes TestSignMatchesCfssl does not
+// generate (RSA-4096 takes seconds): only the public key's size matters.
+func TestSigAlgoMatchesCfssl(t *testing.T) {
+	p256, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pub := range []crypto.PublicKey{p256.Public(), rsaPublicKey(2048), rsaPublicKey(4096)} {
+		if got, want := sigAlgo(pub), signer.DefaultSigAlgo(publicOnly{pub}); got != want {
+			t.Errorf("%T: sigAlgo %v, cfssl %v", pub, got, want)
+		}
+	}
+}
+
+func rsaPublicKey(bits int) *rsa.PublicKey {
+	return &rsa.PublicKey{N: new(big.Int).Lsh(big.NewInt(1), uint(bits-1)), E: 65537}
+}
+
+// publicOnly is a crypto.Signer that only knows its public key.
+type publicOnly struct{ pub crypto.PublicKey }
+
+func (k publicOnly) Public() crypto.PublicKey { return k.pub }
+
+func (publicOnly) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("public key only")
 }
 
 type signFunc func(s Spec, key crypto.Signer, ca *KeyPair, notBefore, notAfter time.Time) ([]byte, error)

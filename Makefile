@@ -57,7 +57,9 @@ bench:
 
 # bench-cli: start-up figures (root; a real etcd): `k8s-single etcd health`
 # against `etcdctl endpoint health` on the same etcd, and `k8s-single version`
-# with its Go package initialisation; medians of 3 x 20 runs.
+# with its Go package initialisation; medians of 3 x 20 runs. With
+# K8S_SINGLE_BASELINE=/path/to/another/k8s-single (e.g. main's build), that one
+# runs in the same rotation: a before/after figure from one run.
 bench-cli: binaries
 	K8S_SINGLE_BIN_DIR=$$($(BIN) build --cache-dir $(CACHE_DIR) --print-dir) \
 		$(GO) test -count=3 -tags integration -run '^$$' -bench 'CLI$$' -benchtime 20x ./test/integration/

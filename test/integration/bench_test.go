@@ -4,6 +4,7 @@ package integration
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,8 +21,11 @@ import (
 // BenchmarkEtcdHealthCLI times one `k8s-single etcd health` process against
 // one `etcdctl endpoint health` process on the same etcd, both over mTLS with
 // the healthcheck-client certificate: what a user types, start to exit. Each
-// iteration runs both, the first one alternating, so a machine shared with
-// other work slows both alike; it reports each one's median and their ratio.
+// iteration runs every command, the first one rotating, so a machine shared
+// with other work slows them alike; it reports each one's median and the
+// ratio to etcdctl's. With K8S_SINGLE_BASELINE naming another k8s-single
+// build (e.g. main's), that one runs in the same rotation ("baseline"), for a
+// before/after figure from one run.
 //
 //	make bench-cli
 func BenchmarkEtcdHealthCLI(b *testing.B) {
@@ -40,40 +44,73 @@ func BenchmarkEtcdHealthCLI(b *testing.B) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	pki := func(p string) string { return c.root.Path(p) }
-	commands := [][]string{
-		{buildK8sSingle(b), "etcd", "health", "--root", string(c.root), "-c", writeConfig(b, c)},
-		{filepath.Join(c.bin, "etcdctl"), "endpoint", "health", "--endpoints=https://127.0.0.1:2379",
+	config := writeConfig(b, c)
+	commands := map[string][]string{
+		"etcdctl": {filepath.Join(c.bin, "etcdctl"), "endpoint", "health", "--endpoints=https://127.0.0.1:2379",
 			"--cacert=" + pki(layout.Cert("etcd/ca")), "--cert=" + pki(layout.Cert("etcd/healthcheck-client")), "--key=" + pki(layout.Key("etcd/healthcheck-client"))},
 	}
-	took := make([][]float64, len(commands))
-	for i := 0; b.Loop(); i++ {
-		for j := range commands {
-			k := (i + j) % len(commands)
-			took[k] = append(took[k], timeRun(b, commands[k], nil))
+	for name, bin := range k8sSingleBuilds(b) {
+		commands[name] = []string{bin, "etcd", "health", "--root", string(c.root), "-c", config}
+	}
+	took := rotate(b, commands, nil)
+	etcdctl := median(took["etcdctl"])
+	for name, ms := range took {
+		b.ReportMetric(median(ms), name+"-ms")
+		if name != "etcdctl" {
+			b.ReportMetric(median(ms)/etcdctl, name+"/etcdctl")
 		}
 	}
-	k8sSingle, etcdctl := median(took[0]), median(took[1])
-	b.ReportMetric(k8sSingle, "k8s-single-ms")
-	b.ReportMetric(etcdctl, "etcdctl-ms")
-	b.ReportMetric(k8sSingle/etcdctl, "ratio")
 }
 
 // BenchmarkVersionCLI times `k8s-single version`, the start-up every command
 // pays, and the part of it that is Go package initialisation (the sum of
-// GODEBUG=inittrace=1's clocks); it reports both medians.
+// GODEBUG=inittrace=1's clocks); it reports both medians, and the baseline's
+// with K8S_SINGLE_BASELINE (see BenchmarkEtcdHealthCLI).
 //
 //	make bench-cli
 func BenchmarkVersionCLI(b *testing.B) {
-	bin := buildK8sSingle(b)
-	var wall, inits []float64
-	for b.Loop() {
-		wall = append(wall, timeRun(b, []string{bin, "version"}, nil))
-		var trace bytes.Buffer
-		timeRun(b, []string{bin, "version"}, &trace)
-		inits = append(inits, initMillis(b, trace.String()))
+	commands := map[string][]string{}
+	for name, bin := range k8sSingleBuilds(b) {
+		commands[name] = []string{bin, "version"}
 	}
-	b.ReportMetric(median(wall), "version-ms")
-	b.ReportMetric(median(inits), "init-ms")
+	inits := map[string][]float64{}
+	took := rotate(b, commands, func(name string, argv []string) {
+		var trace bytes.Buffer
+		timeRun(b, argv, &trace)
+		inits[name] = append(inits[name], initMillis(b, trace.String()))
+	})
+	for name := range commands {
+		b.ReportMetric(median(took[name]), name+"-version-ms")
+		b.ReportMetric(median(inits[name]), name+"-init-ms")
+	}
+}
+
+// k8sSingleBuilds are the k8s-single binaries to time by name: this tree's,
+// built, and K8S_SINGLE_BASELINE's when it is set.
+func k8sSingleBuilds(b *testing.B) map[string]string {
+	builds := map[string]string{"k8s-single": buildK8sSingle(b)}
+	if baseline := os.Getenv("K8S_SINGLE_BASELINE"); baseline != "" {
+		builds["baseline"] = baseline
+	}
+	return builds
+}
+
+// rotate runs every command once per benchmark iteration, starting with a
+// different one each time, and returns each one's wall times in milliseconds;
+// also, when not nil, runs after each timed run of a command.
+func rotate(b *testing.B, commands map[string][]string, also func(name string, argv []string)) map[string][]float64 {
+	names := slices.Sorted(maps.Keys(commands))
+	took := map[string][]float64{}
+	for i := 0; b.Loop(); i++ {
+		for j := range names {
+			name := names[(i+j)%len(names)]
+			took[name] = append(took[name], timeRun(b, commands[name], nil))
+			if also != nil {
+				also(name, commands[name])
+			}
+		}
+	}
+	return took
 }
 
 // timeRun runs argv to completion and returns its wall time in milliseconds;

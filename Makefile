@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/k8s-single/k8s-single/internal/install.Version=$(VERSION)
 BIN       := bin/k8s-single
 
-.PHONY: all build up test lint integration binaries images kube-bench smoke vagrant bench-up bench fuzz clean
+.PHONY: all build up test lint integration binaries images kube-bench smoke vagrant bench-up bench bench-cli fuzz clean
 
 all: build
 
@@ -60,6 +60,15 @@ bench-up: binaries images kube-bench
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./internal/...
+
+# bench-cli: start-up figures (root; a real etcd): `k8s-single etcd health`
+# against `etcdctl endpoint health` on the same etcd, and `k8s-single version`
+# with its Go package initialisation; medians of 3 x 20 runs. With
+# K8S_SINGLE_BASELINE=/path/to/another/k8s-single (e.g. main's build), that one
+# runs in the same rotation: a before/after figure from one run.
+bench-cli: binaries
+	K8S_SINGLE_BIN_DIR=$$($(BIN) build --cache-dir $(CACHE_DIR) --print-dir) \
+		$(GO) test -count=3 -tags integration -run '^$$' -bench 'CLI$$' -benchtime 20x ./test/integration/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./internal/config/

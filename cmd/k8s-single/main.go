@@ -13,6 +13,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/install"
+	"github.com/k8s-single/k8s-single/internal/startgc"
 )
 
 // globals are the flags every command shares.
@@ -78,6 +79,7 @@ func exitCode(err error) int {
 }
 
 func main() {
+	startgc.Done()
 	if err := newRootCommand().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(exitCode(err))

@@ -2,8 +2,11 @@
 // (ca, front-proxy-ca, etcd/ca), every leaf certificate the components and the
 // kubeconfigs present, and the service-account signing key pair (sa.key, sa.pub).
 // One table of specs (Specs) drives generation, checking, renewal and the expiry
-// report. Keys and certificates are made with cfssl as a library (csr,
-// signer/local, initca's CA policy, helpers). It also issues the in-cluster
+// report. Keys are made and files parsed with cfssl as a library (csr's key
+// requests, helpers); certificates are signed with crypto/x509 exactly as
+// cfssl's local signer signed them with initca's CA policy (TestSignMatchesCfssl),
+// without linking that signer, whose lint registry (zlint and its public-suffix
+// list) cost every command ~10 ms at start-up. It also issues the in-cluster
 // serving certificates (EnsureServing: the dashboard's, metrics-server's) from
 // the cluster CA on the same signing path, for the phases that deploy those
 // workloads; they are reported and renewed with the rest.
@@ -21,16 +24,9 @@ import (
 	"time"
 
 	"github.com/cloudflare/cfssl/csr"
-	cflog "github.com/cloudflare/cfssl/log"
 
 	"github.com/k8s-single/k8s-single/internal/config"
 )
-
-func init() {
-	// cfssl logs every CSR and signature at info level; its errors come back
-	// to us as values, so its own log stays quiet.
-	cflog.Level = cflog.LevelCritical
-}
 
 // Params are the inputs of the PKI: the node's identity, the names the API
 // server answers to, and the key and validity policy.

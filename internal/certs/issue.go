@@ -2,18 +2,19 @@ package certs
 
 import (
 	"crypto"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
 	"fmt"
-	"slices"
+	"math/big"
 	"time"
 
-	cfconfig "github.com/cloudflare/cfssl/config"
 	"github.com/cloudflare/cfssl/csr"
 	"github.com/cloudflare/cfssl/helpers"
-	"github.com/cloudflare/cfssl/initca"
-	"github.com/cloudflare/cfssl/signer"
-	"github.com/cloudflare/cfssl/signer/local"
 )
 
 // backdate starts every certificate a little in the past, as cfssl does by
@@ -53,45 +54,76 @@ func validity(s Spec, ca *KeyPair, p Params, now time.Time) (notBefore, notAfter
 	return start.Add(-backdate), notAfter
 }
 
-// sign builds a CSR for s with cfssl's csr package and signs it with cfssl's
-// local signer, with explicit NotBefore/NotAfter so callers control the clock.
+// sign makes s's certificate for key with crypto/x509, signed by ca (self-signed
+// when s is a CA), with explicit NotBefore/NotAfter so callers control the clock.
+// It writes what cfssl's local signer wrote with initca's CA policy: a random
+// 159-bit serial, basic constraints on every certificate, a SHA-1 subject key
+// id, the signature algorithm by key size; cfssl's signer is not linked in
+// because its lint registry costs every command ~10 ms at start-up.
 func sign(s Spec, key crypto.Signer, ca *KeyPair, notBefore, notAfter time.Time) ([]byte, error) {
-	req := &csr.CertificateRequest{CN: s.CommonName, Hosts: hosts(s)}
-	for _, o := range s.Organization {
-		req.Names = append(req.Names, csr.Name{O: o})
+	serial := make([]byte, 20)
+	if _, err := rand.Read(serial); err != nil {
+		return nil, fmt.Errorf("serial number: %w", err)
 	}
-	signerKey, signerCert := key, (*x509.Certificate)(nil)
-	if s.IsCA {
-		req.CA = &csr.CAConfig{}
-	} else {
-		signerKey, signerCert = ca.Key, ca.Cert
-	}
-	csrPEM, err := csr.Generate(key, req)
+	serial[0] &= 0x7f
+	ski, err := subjectKeyID(key.Public())
 	if err != nil {
-		return nil, fmt.Errorf("create CSR: %w", err)
+		return nil, err
 	}
-	sg, err := local.NewSigner(signerKey, signerCert, signer.DefaultSigAlgo(signerKey), policy(s, key.Public(), notAfter.Sub(notBefore)))
-	if err != nil {
-		return nil, fmt.Errorf("create signer: %w", err)
+	tmpl := &x509.Certificate{
+		SerialNumber:          new(big.Int).SetBytes(serial),
+		Subject:               pkix.Name{CommonName: s.CommonName, Organization: s.Organization},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              keyUsage(s, key.Public()),
+		ExtKeyUsage:           s.Usages,
+		BasicConstraintsValid: true,
+		IsCA:                  s.IsCA,
+		SubjectKeyId:          ski,
+		DNSNames:              s.DNSNames,
+		IPAddresses:           s.IPs,
 	}
-	certPEM, err := sg.Sign(signer.SignRequest{Request: string(csrPEM), NotBefore: notBefore, NotAfter: notAfter})
+	parent, signer := tmpl, key
+	if !s.IsCA {
+		parent, signer = ca.Cert, ca.Key
+	}
+	tmpl.SignatureAlgorithm = sigAlgo(signer.Public())
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
-	return certPEM, nil
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
 }
 
-// policy is the cfssl signing profile of s: initca's CA policy for a CA, a
-// plain leaf profile otherwise, with the usages keyUsage and s.Usages name.
-func policy(s Spec, pub crypto.PublicKey, lifetime time.Duration) *cfconfig.Signing {
-	p := &cfconfig.Signing{Default: &cfconfig.SigningProfile{}}
-	if s.IsCA {
-		p = initca.CAPolicy()
+// subjectKeyID is the SHA-1 of the public key's bits (RFC 5280 4.2.1.2,
+// method 1), as cfssl computes it.
+func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("subject key id: %w", err)
 	}
-	p.Default.Usage = usageNames(keyUsage(s, pub), s.Usages)
-	p.Default.Expiry = lifetime
-	p.Default.ExpiryString = lifetime.String()
-	return p
+	var spki struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(der, &spki); err != nil {
+		return nil, fmt.Errorf("subject key id: %w", err)
+	}
+	sum := sha1.Sum(spki.PublicKey.Bytes)
+	return sum[:], nil
+}
+
+// sigAlgo is the signature algorithm for the signing key pub, by key size as
+// cfssl chooses it: SHA-512 for RSA-4096, SHA-256 for RSA-2048 and ECDSA P-256.
+func sigAlgo(pub crypto.PublicKey) x509.SignatureAlgorithm {
+	k, isRSA := pub.(*rsa.PublicKey)
+	switch {
+	case isRSA && k.N.BitLen() >= 4096:
+		return x509.SHA512WithRSA
+	case isRSA:
+		return x509.SHA256WithRSA
+	}
+	return x509.ECDSAWithSHA256
 }
 
 // keyUsage is what a certificate's key may do: sign certificates and CRLs for
@@ -104,31 +136,4 @@ func keyUsage(s Spec, pub crypto.PublicKey) x509.KeyUsage {
 		return x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
 	}
 	return x509.KeyUsageDigitalSignature
-}
-
-// usageNames spells usages the way cfssl profiles do ("digital signature",
-// "server auth"), sorted so a profile is the same on every run.
-func usageNames(ku x509.KeyUsage, ekus []x509.ExtKeyUsage) []string {
-	var names []string
-	for name, bit := range cfconfig.KeyUsage {
-		if ku&bit != 0 {
-			names = append(names, name)
-		}
-	}
-	for name, eku := range cfconfig.ExtKeyUsage {
-		if slices.Contains(ekus, eku) {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	return names
-}
-
-// hosts are the SANs of s in cfssl's form: DNS names and IPs as strings.
-func hosts(s Spec) []string {
-	out := slices.Clone(s.DNSNames)
-	for _, ip := range s.IPs {
-		out = append(out, ip.String())
-	}
-	return out
 }

@@ -50,7 +50,7 @@ func ServingSpec(name, commonName string, dnsNames []string, ips []net.IP) Spec 
 // cluster CA signed it exactly as s says (subject, SANs, usages) with a key of
 // p's algorithm, and it has more than renewBefore or a third of p.Validity
 // left. Otherwise it issues a new key and certificate, as Ensure issues every
-// leaf (cfssl, valid for p.Validity, never beyond the CA), and writes them
+// leaf (same signing path, valid for p.Validity, never beyond the CA), and writes them
 // (key 0600, certificate 0644). It returns the pair, what it did and, when it
 // re-issued, why. The CA is only read, never made: without it the error says
 // to run the certs phase.

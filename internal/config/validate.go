@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // FieldError is one problem with one field: where, what was given, what is valid.
@@ -38,22 +39,29 @@ func (es Errors) Error() string {
 	return "invalid config:\n  " + strings.Join(lines, "\n  ")
 }
 
+// The patterns are compiled on first use, not at start-up: most commands never
+// validate a name, and compiling the three took ~1 ms of every command's start.
 var (
-	versionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
+	versionRE = lazyRegexp(`^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
 	// calendarRE is what a systemd calendar expression is made of (systemd
 	// itself parses it when the timer loads); no quotes, no newlines.
-	calendarRE = regexp.MustCompile(`^[A-Za-z0-9*:,./~ +-]{1,100}$`)
+	calendarRE = lazyRegexp(`^[A-Za-z0-9*:,./~ +-]{1,100}$`)
 	// dns1123RE is a lower-case DNS subdomain, as Kubernetes wants node names.
-	dns1123RE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	dns1123RE = lazyRegexp(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 )
+
+// lazyRegexp returns a function that compiles expr the first time it is called.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // Validate checks a defaulted Cluster and returns Errors listing every problem.
 func (c *Cluster) Validate() error {
 	v := &validator{}
 	v.oneOf("apiVersion", c.APIVersion, APIVersion)
 	v.oneOf("kind", c.Kind, Kind)
-	v.match("kubernetesVersion", c.KubernetesVersion, versionRE, "a release version such as v1.37.2")
-	v.match("etcdVersion", c.EtcdVersion, versionRE, "a release version such as v3.7.3")
+	v.match("kubernetesVersion", c.KubernetesVersion, versionRE(), "a release version such as v1.37.2")
+	v.match("etcdVersion", c.EtcdVersion, versionRE(), "a release version such as v3.7.3")
 	if c.Node.Name == "" {
 		v.add("node.name", "", "a node name; it could not be read from the host name, so set node.name")
 	} else {
@@ -133,9 +141,9 @@ func (c *Cluster) Validate() error {
 		v.absPath("runtime.imageBundle", c.Runtime.ImageBundle)
 	}
 	v.oneOf("dashboard.kind", c.Dashboard.Kind, "headlamp", "kubernetes-dashboard", "none")
-	v.match("dashboard.adminClusterRole", c.Dashboard.AdminClusterRole, dns1123RE, "a ClusterRole name such as cluster-admin or view")
+	v.match("dashboard.adminClusterRole", c.Dashboard.AdminClusterRole, dns1123RE(), "a ClusterRole name such as cluster-admin or view")
 	if c.Backup.Schedule != "" {
-		v.match("backup.schedule", c.Backup.Schedule, calendarRE, "a systemd calendar expression such as daily, hourly or \"*-*-* 03:00\" (see systemd.time(7)), or nothing for no scheduled backups")
+		v.match("backup.schedule", c.Backup.Schedule, calendarRE(), "a systemd calendar expression such as daily, hourly or \"*-*-* 03:00\" (see systemd.time(7)), or nothing for no scheduled backups")
 	}
 	if c.Backup.Keep < 1 || c.Backup.Keep > 1000 {
 		v.add("backup.keep", strconv.Itoa(c.Backup.Keep), "how many scheduled archives to keep, 1 to 1000")
@@ -200,7 +208,7 @@ func dnsNameProblem(name string) string {
 			return fmt.Sprintf("labels of at most 63 characters; label %d has %d", i+1, len(l))
 		}
 	}
-	if !dns1123RE.MatchString(name) {
+	if !dns1123RE().MatchString(name) {
 		return "dot-separated labels of lower-case letters, digits and '-', each starting and ending with a letter or digit"
 	}
 	return ""

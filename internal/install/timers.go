@@ -45,16 +45,10 @@ func removeBackupTimer(c *phases.Context) error {
 // timer when backup.schedule is set.
 func Timers() phases.Phase {
 	return phases.Phase{
-		Name:      "timers",
+		Name:      PhaseTimers,
 		Short:     "install k8s-single, its boot-time address check and its daily certificate-renewal timer",
-		DependsOn: []string{"certs"},
-		Inputs: func(c *phases.Context) any {
-			fs, err := timerFiles(c)
-			if err != nil {
-				return err.Error()
-			}
-			return fs.digests()
-		},
+		DependsOn: []phases.Name{PhaseCerts},
+		Inputs:    func(c *phases.Context) (any, error) { return digestsOf(timerFiles(c)) },
 		Render: func(c *phases.Context) error {
 			fs, err := timerFiles(c)
 			if err != nil {

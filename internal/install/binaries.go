@@ -14,6 +14,7 @@ func Binaries() phases.Phase {
 		Name:     PhaseBinaries,
 		Short:    "put etcd, etcdctl and the 6 Kubernetes binaries into the install dir",
 		Precious: true,
+		After:    []phases.Name{PhasePreflight},
 		Inputs: func(c *phases.Context) (any, error) {
 			b := c.Config.Binaries
 			return []string{c.Config.KubernetesVersion, c.Config.EtcdVersion, b.Source, b.InstallDir, b.Dir, b.DownloadURL, b.EtcdDownloadURL}, nil

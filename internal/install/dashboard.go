@@ -42,9 +42,12 @@ const (
 // deployed.
 func Dashboard() phases.Phase {
 	return phases.Phase{
-		Name:      PhaseDashboard,
-		Short:     "deploy the web UI (Headlamp by default) over HTTPS with a dashboard-admin token login",
-		DependsOn: []phases.Name{PhaseCerts, PhaseAddons},
+		Name:  PhaseDashboard,
+		Short: "deploy the web UI (Headlamp by default) over HTTPS with a dashboard-admin token login",
+		// certs: the cluster CA signs its serving certificate; node: its pods
+		// need the node, its NodePort kube-proxy. It needs neither CoreDNS
+		// nor metrics-server, so it runs beside the add-ons.
+		DependsOn: []phases.Name{PhaseCerts, PhaseNode},
 		Inputs:    dashboardInputs,
 		Render:    renderDashboard,
 		Start:     startDashboard,

@@ -26,7 +26,7 @@ func dashboardDryRun(t *testing.T, root host.Root, c *config.Cluster, opts phase
 	t.Helper()
 	var out bytes.Buffer
 	opts.DryRun = true
-	r := &phases.Runner{Phases: []phases.Phase{Certs(), {Name: PhaseAddons, Short: "stand-in"}, Dashboard()}, Root: root, Out: &out, Version: "test"}
+	r := &phases.Runner{Phases: []phases.Phase{Certs(), {Name: PhaseNode, Short: "stand-in"}, Dashboard()}, Root: root, Out: &out, Version: "test"}
 	if _, err := r.Up(context.Background(), c, opts); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

@@ -48,7 +48,8 @@ func KeepConfig(root host.Root, path string) error {
 // Version is k8s-single's own version, set at link time.
 var Version = "dev"
 
-// Parallel is how many phases up runs at once at most.
+// Parallel is how many phases up runs at once at most: the graph's widest
+// point, binaries, certs and runtime once preflight is done.
 const Parallel = 3
 
 // NewRunner returns the runner over every phase for root.

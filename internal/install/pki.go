@@ -29,6 +29,7 @@ func Certs() phases.Phase {
 		Name:          PhaseCerts,
 		Short:         "make the CAs and every component certificate (cfssl)",
 		Precious:      true,
+		After:         []phases.Name{PhasePreflight},
 		Irreplaceable: irreplaceablePKI(),
 		Inputs:        func(c *phases.Context) (any, error) { return CertParams(c.Config), nil },
 		Render: func(c *phases.Context) error {

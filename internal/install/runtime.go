@@ -32,6 +32,9 @@ func Runtime() phases.Phase {
 	return phases.Phase{
 		Name:  PhaseRuntime,
 		Short: "install and configure containerd, the CNI bridge and sysctls; import images",
+		// It reads nothing of etcd, the certificates or the control plane:
+		// it runs beside them, and the node phase waits for it.
+		After: []phases.Name{PhasePreflight},
 		Inputs: func(c *phases.Context) (any, error) {
 			fs, err := runtimeFiles(c.Config)
 			if err != nil {

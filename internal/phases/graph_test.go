@@ -94,11 +94,7 @@ func TestIndependentPhasesRunAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatalf("up: %v\n%s", err, out.String())
 	}
-	var got []string
-	for _, o := range outs {
-		got = append(got, string(o.Phase)+"="+o.Action)
-	}
-	want(t, got, "a=ran b=ran c=ran d=ran")
+	want(t, actions(outs), "a=ran b=ran c=ran d=ran")
 	// Every line is the runner's or carries its phase's name, whole.
 	line := regexp.MustCompile(`^(\[\d/4\] [a-d]: .*|  b \| b says \d+)$`)
 	n := 0
@@ -148,11 +144,7 @@ func TestFailureStopsTheGraphAndResumes(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "phase b: boom") {
 		t.Fatalf("want phase b to fail, got %v", err)
 	}
-	var got []string
-	for _, o := range outs {
-		got = append(got, string(o.Phase)+"="+o.Action)
-	}
-	want(t, got, "a=ran b=failed c=ran")
+	want(t, actions(outs), "a=ran b=failed c=ran")
 	states, err := r.States()
 	if err != nil {
 		t.Fatal(err)
@@ -170,11 +162,7 @@ func TestFailureStopsTheGraphAndResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = nil
-	for _, o := range outs {
-		got = append(got, string(o.Phase)+"="+o.Action)
-	}
-	want(t, got, "a=skipped b=ran c=skipped d=ran e=ran")
+	want(t, actions(outs), "a=skipped b=ran c=skipped d=ran e=ran")
 }
 
 // TestAfterOrdersWithoutNeeding: a phase After another waits for it in the
@@ -265,11 +253,7 @@ func TestKilledConcurrentRunResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, o := range outs {
-		got = append(got, string(o.Phase)+"="+o.Action)
-	}
-	want(t, got, "a=skipped b=ran c=ran d=ran")
+	want(t, actions(outs), "a=skipped b=ran c=ran d=ran")
 	jr, _ := LoadJournal(ref.root)
 	j, _ = LoadJournal(f.root)
 	for _, n := range []Name{"a", "b", "c", "d"} {

@@ -68,11 +68,16 @@ func (f *fakeInstall) up(t *testing.T, opts Options) []string {
 	if err != nil {
 		t.Fatalf("up: %v", err)
 	}
-	var actions []string
+	return actions(outs)
+}
+
+// actions lists each outcome as phase=action.
+func actions(outs []Outcome) []string {
+	var out []string
 	for _, o := range outs {
-		actions = append(actions, string(o.Phase)+"="+o.Action)
+		out = append(out, string(o.Phase)+"="+o.Action)
 	}
-	return actions
+	return out
 }
 
 func want(t *testing.T, got []string, wantStr string) {

@@ -18,6 +18,8 @@
 #   HOLD=1            leave the container running after the scenario (until
 #                     TIMEOUT or poweroff inside) and print how to attach
 #   STEPS="up noop-up ..."   run only these steps of scenario.sh (default: all)
+#   K8S_SINGLE_SERIAL=1  every up runs its phases one at a time (up --serial),
+#                     to compare with the graph
 #   STATUS_WAIT=60    seconds the status step waits for every component healthy
 #   KILL_PHASE=etcd KILL_AFTER=2   where the SIGKILL of `up --force` lands
 #   NOOP_MAX=1        seconds a no-op `up` may take

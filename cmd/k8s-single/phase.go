@@ -37,7 +37,7 @@ func newPhaseCommand(g *globals) *cobra.Command {
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: phaseNames(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runUp(cmd, g, phases.Options{Only: args[0], DryRun: dryRun})
+			return runUp(cmd, g, phases.Options{Only: phases.Name(args[0]), DryRun: dryRun})
 		},
 	}
 	run.Flags().BoolVar(&dryRun, "dry-run", false, "render the phase's files but start nothing")
@@ -48,7 +48,7 @@ func newPhaseCommand(g *globals) *cobra.Command {
 func phaseNames() []string {
 	var names []string
 	for _, p := range install.Phases() {
-		names = append(names, p.Name)
+		names = append(names, string(p.Name))
 	}
 	return names
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -12,27 +13,38 @@ import (
 	"github.com/k8s-single/k8s-single/internal/phases"
 )
 
+// serialEnv set to 1 makes up run one phase at a time, as --serial does.
+const serialEnv = "K8S_SINGLE_SERIAL"
+
 func newUpCommand(g *globals) *cobra.Command {
 	var opts phases.Options
+	var from, only string
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Install or resume the cluster: every phase in order, skipping what is done",
-		Long: `up runs every phase in order. A phase whose inputs (its part of the config and
-the outputs of the phases it depends on) are unchanged and whose files are intact is
-skipped, so up on an installed node is a quick no-op and up after a failure resumes.`,
+		Short: "Install or resume the cluster: every phase, skipping what is done",
+		Long: `up runs every phase, each once the phases it depends on are done, up to 3 at
+once (the runtime beside etcd and the control plane, the dashboard beside the
+add-ons); --serial (or K8S_SINGLE_SERIAL=1) runs them one at a time in the order
+of phase list. A phase whose inputs (its part of the config and the outputs of the
+phases it depends on) are unchanged and whose files are intact is skipped, so up on
+an installed node is a quick no-op and up after a failure resumes.`,
 		Example: `  k8s-single up
   k8s-single up -c cluster.yaml
   k8s-single up --dry-run --root /tmp/stage     # render every file, start nothing
-  k8s-single up --from control-plane            # re-run a phase and all after it`,
+  k8s-single up --from control-plane            # re-run a phase and all after it
+  k8s-single up --serial                        # one phase at a time, in order`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.From, opts.Only = phases.Name(from), phases.Name(only)
 			return runUp(cmd, g, opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "render every file under --root but start nothing (needs no root)")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "re-run phases even when their inputs are unchanged (the CA is still kept)")
-	cmd.Flags().StringVar(&opts.From, "from", "", "re-run this phase and every phase after it")
-	cmd.Flags().StringVar(&opts.Only, "only", "", "run only this phase")
+	cmd.Flags().StringVar(&from, "from", "", "re-run this phase and every phase after it")
+	cmd.Flags().StringVar(&only, "only", "", "run only this phase")
+	cmd.Flags().BoolVar(&opts.Serial, "serial", os.Getenv(serialEnv) == "1",
+		"run one phase at a time in the order of phase list, not every phase whose dependencies are done (default from "+serialEnv+"=1)")
 	return cmd
 }
 

@@ -181,7 +181,7 @@ func CheckReset(root host.Root, cfg *config.Cluster) error {
 	var installed []string
 	for name, rec := range j.Phases {
 		if rec.Status != phases.Pending {
-			installed = append(installed, name+" "+string(rec.Status))
+			installed = append(installed, string(name)+" "+string(rec.Status))
 		}
 	}
 	if len(installed) > 0 {

@@ -26,11 +26,11 @@ const rolloutTimeout = 5 * time.Minute
 // applies CoreDNS and metrics-server and waits for them to work.
 func Addons() phases.Phase {
 	return phases.Phase{
-		Name:  "addons",
+		Name:  PhaseAddons,
 		Short: "apply CoreDNS and metrics-server (server-side apply, TLS from the cluster CA) and wait for their rollouts",
 		// certs: the cluster CA signs metrics-server's certificate and is its
 		// APIService's caBundle.
-		DependsOn: []string{"certs", "node"},
+		DependsOn: []phases.Name{PhaseCerts, PhaseNode},
 		Inputs:    addonInputs,
 		Render:    renderAddons,
 		Start:     applyAddons,
@@ -48,19 +48,19 @@ func Addons() phases.Phase {
 // for. The certificate itself is an artifact of the phase: a renewed one
 // (`certs renew metrics-server`) is drift, so the phase runs again and
 // re-applies the Secret, and its new digest rolls the pod.
-func addonInputs(c *phases.Context) any {
+func addonInputs(c *phases.Context) (any, error) {
 	tls, err := addonTLS(c, nil, false)
 	if err != nil {
-		return err.Error()
+		return nil, err
 	}
 	fs, err := addonFiles(c, tls)
 	if err != nil {
-		return err.Error()
+		return nil, err
 	}
 	return struct {
 		Manifests map[string]string
 		Cert      servingCertInputs
-	}{fs.digests(), servingCertInputsOf(c.Config, addons.MetricsServerCert(c.Config))}
+	}{fs.digests(), servingCertInputsOf(c.Config, addons.MetricsServerCert(c.Config))}, nil
 }
 
 // renderAddons issues or keeps metrics-server's serving certificate and

@@ -27,7 +27,7 @@ func addonsDryRun(t *testing.T, root host.Root, c *config.Cluster, opts phases.O
 	t.Helper()
 	var out bytes.Buffer
 	opts.DryRun = true
-	r := &phases.Runner{Phases: []phases.Phase{Certs(), {Name: "node", Short: "stand-in"}, Addons()}, Root: root, Out: &out, Version: "test"}
+	r := &phases.Runner{Phases: []phases.Phase{Certs(), {Name: PhaseNode, Short: "stand-in"}, Addons()}, Root: root, Out: &out, Version: "test"}
 	if _, err := r.Up(context.Background(), c, opts); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -120,13 +120,23 @@ func TestAddonsReRunAndRenewal(t *testing.T) {
 	}
 }
 
+// mustInputs is a phase's Inputs, failing the test on an error.
+func mustInputs(t *testing.T, inputs func(*phases.Context) (any, error), c *phases.Context) any {
+	t.Helper()
+	in, err := inputs(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
 // TestAddonsInputsFollowTheCA: the CA is the caBundle, so another CA changes
 // the phase's inputs (and the certs dependency changes its hash too).
 func TestAddonsInputsFollowTheCA(t *testing.T) {
 	root, c := host.Root(t.TempDir()), sampleCluster(t)
 	addonsDryRun(t, root, c, phases.Options{})
 	ctx := &phases.Context{Root: root, Config: c}
-	before := addonInputs(ctx)
+	before := mustInputs(t, addonInputs, ctx)
 	for _, p := range []string{layout.Cert("ca"), layout.Key("ca")} {
 		if err := os.Remove(root.Path(p)); err != nil {
 			t.Fatal(err)
@@ -138,14 +148,14 @@ func TestAddonsInputsFollowTheCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	delete(j.Phases, "certs")
+	delete(j.Phases, PhaseCerts)
 	if err := j.Save(root); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := certs.Ensure(root, CertParams(c), time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if reflect.DeepEqual(addonInputs(ctx), before) {
+	if reflect.DeepEqual(mustInputs(t, addonInputs, ctx), before) {
 		t.Error("the addons phase's inputs do not change with the cluster CA")
 	}
 	out := addonsDryRun(t, root, c, phases.Options{})

@@ -11,12 +11,13 @@ import (
 // copied from a directory or downloaded, and checks their versions.
 func Binaries() phases.Phase {
 	return phases.Phase{
-		Name:     "binaries",
+		Name:     PhaseBinaries,
 		Short:    "put etcd, etcdctl and the 6 Kubernetes binaries into the install dir",
 		Precious: true,
-		Inputs: func(c *phases.Context) any {
+		After:    []phases.Name{PhasePreflight},
+		Inputs: func(c *phases.Context) (any, error) {
 			b := c.Config.Binaries
-			return []string{c.Config.KubernetesVersion, c.Config.EtcdVersion, b.Source, b.InstallDir, b.Dir, b.DownloadURL, b.EtcdDownloadURL}
+			return []string{c.Config.KubernetesVersion, c.Config.EtcdVersion, b.Source, b.InstallDir, b.Dir, b.DownloadURL, b.EtcdDownloadURL}, nil
 		},
 		Start: func(c *phases.Context) error {
 			paths, err := binaries.Install(c, c.Root, c.Config, c.Out())

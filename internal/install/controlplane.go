@@ -26,19 +26,19 @@ const healthTimeout = 3 * time.Minute
 // starts them, waits for health and bootstraps the RBAC the cluster needs.
 func ControlPlane() phases.Phase {
 	return phases.Phase{
-		Name:      "control-plane",
+		Name:      PhaseControlPlane,
 		Short:     "install and start kube-apiserver, kube-controller-manager, kube-scheduler",
-		DependsOn: []string{"binaries", "certs", "kubeconfigs", "etcd"},
-		Inputs: func(c *phases.Context) any {
+		DependsOn: []phases.Name{PhaseBinaries, PhaseCerts, PhaseKubeconfigs, PhaseEtcd},
+		Inputs: func(c *phases.Context) (any, error) {
 			fs, err := controlPlaneFiles(c.Root, c.Config)
 			if err != nil {
-				return err.Error()
+				return nil, err
 			}
 			// The encryption key is random until first written: hash the
 			// provider, not the key, or the first re-run would differ.
 			d := fs.digests()
 			d[layout.EncryptionConfig] = c.Config.APIServer.EncryptionProvider
-			return d
+			return d, nil
 		},
 		Render: func(c *phases.Context) error {
 			fs, err := controlPlaneFiles(c.Root, c.Config)

@@ -42,9 +42,12 @@ const (
 // deployed.
 func Dashboard() phases.Phase {
 	return phases.Phase{
-		Name:      "dashboard",
-		Short:     "deploy the web UI (Headlamp by default) over HTTPS with a dashboard-admin token login",
-		DependsOn: []string{"certs", "addons"},
+		Name:  PhaseDashboard,
+		Short: "deploy the web UI (Headlamp by default) over HTTPS with a dashboard-admin token login",
+		// certs: the cluster CA signs its serving certificate; node: its pods
+		// need the node, its NodePort kube-proxy. It needs neither CoreDNS
+		// nor metrics-server, so it runs beside the add-ons.
+		DependsOn: []phases.Name{PhaseCerts, PhaseNode},
 		Inputs:    dashboardInputs,
 		Render:    renderDashboard,
 		Start:     startDashboard,
@@ -58,15 +61,18 @@ func Dashboard() phases.Phase {
 // certificate is issued for. The certificate itself is an artifact of the
 // phase: a renewed one (`certs renew dashboard`) is drift, so the phase runs
 // again and re-applies the Secret.
-func dashboardInputs(c *phases.Context) any {
+func dashboardInputs(c *phases.Context) (any, error) {
 	ui, ok, err := dashboard.Of(c.Config.Dashboard.Kind)
-	if err != nil || !ok {
-		return c.Config.Dashboard
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return c.Config.Dashboard, nil
 	}
 	return struct {
 		Dashboard config.Dashboard
 		Cert      servingCertInputs
-	}{c.Config.Dashboard, servingCertInputsOf(c.Config, dashboardCert(c.Config, ui))}
+	}{c.Config.Dashboard, servingCertInputsOf(c.Config, dashboardCert(c.Config, ui))}, nil
 }
 
 func dashboardCert(c *config.Cluster, ui dashboard.UI) certs.Spec {

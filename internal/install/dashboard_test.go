@@ -26,7 +26,7 @@ func dashboardDryRun(t *testing.T, root host.Root, c *config.Cluster, opts phase
 	t.Helper()
 	var out bytes.Buffer
 	opts.DryRun = true
-	r := &phases.Runner{Phases: []phases.Phase{Certs(), {Name: "addons", Short: "stand-in"}, Dashboard()}, Root: root, Out: &out, Version: "test"}
+	r := &phases.Runner{Phases: []phases.Phase{Certs(), {Name: PhaseNode, Short: "stand-in"}, Dashboard()}, Root: root, Out: &out, Version: "test"}
 	if _, err := r.Up(context.Background(), c, opts); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -114,10 +114,10 @@ func TestDashboardReRenderIsANoOp(t *testing.T) {
 func TestDashboardKindChanges(t *testing.T) {
 	root, c := host.Root(t.TempDir()), sampleCluster(t)
 	dashboardDryRun(t, root, c, phases.Options{})
-	headlampInputs := dashboardInputs(&phases.Context{Config: c})
+	headlampInputs := mustInputs(t, dashboardInputs, &phases.Context{Config: c})
 
 	c.Dashboard.Kind = dashboard.KubernetesDashboard
-	if inputs := dashboardInputs(&phases.Context{Config: c}); reflect.DeepEqual(inputs, headlampInputs) {
+	if inputs := mustInputs(t, dashboardInputs, &phases.Context{Config: c}); reflect.DeepEqual(inputs, headlampInputs) {
 		t.Error("the phase's inputs do not change with dashboard.kind")
 	}
 	out := dashboardDryRun(t, root, c, phases.Options{})

@@ -76,11 +76,11 @@ func Doctor(ctx context.Context, root host.Root, c *config.Cluster) (DoctorRepor
 	r.Checked = append(r.Checked, "journal drift")
 	for _, st := range status.Phases {
 		if st.Drift != "" {
-			r.Findings = append(r.Findings, Finding{Part: "phase " + st.Name, Problem: st.Drift,
+			r.Findings = append(r.Findings, Finding{Part: "phase " + string(st.Name), Problem: st.Drift,
 				Fix: "k8s-single up (it puts the recorded file, mode and owner back and restarts what reads it)"})
 		}
 	}
-	if phaseDone(status, "certs") {
+	if phaseDone(status, PhaseCerts) {
 		r.Checked = append(r.Checked, "certificates")
 		if err := r.checkCertificates(root, c); err != nil {
 			return r, err
@@ -88,7 +88,7 @@ func Doctor(ctx context.Context, root host.Root, c *config.Cluster) (DoctorRepor
 	}
 	r.Checked = append(r.Checked, "disks", "memory")
 	r.checkResources(root, c)
-	if phaseDone(status, "node") {
+	if phaseDone(status, PhaseNode) {
 		r.Checked = append(r.Checked, "node conditions")
 		r.checkNode(ctx, root, c)
 	}
@@ -180,7 +180,7 @@ func nodeConditionFix(t corev1.NodeConditionType) string {
 }
 
 // phaseDone reports whether the journal has the phase done.
-func phaseDone(s StatusReport, phase string) bool {
+func phaseDone(s StatusReport, phase phases.Name) bool {
 	for _, st := range s.Phases {
 		if st.Name == phase {
 			return st.Status == phases.Done

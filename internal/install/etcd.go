@@ -21,9 +21,9 @@ const etcdHealthTimeout = 60 * time.Second
 // Etcd installs etcd's unit, starts it and proves it with our own client.
 func Etcd() phases.Phase {
 	return phases.Phase{
-		Name:      "etcd",
+		Name:      PhaseEtcd,
 		Short:     "install, start and verify etcd (mTLS with its own CA)",
-		DependsOn: []string{"binaries", "certs"},
+		DependsOn: []phases.Name{PhaseBinaries, PhaseCerts},
 		Inputs:    unitInputs("etcd"),
 		Render:    renderUnits("etcd"),
 		Start: func(c *phases.Context) error {
@@ -94,13 +94,9 @@ func ensureSystemUser(ctx context.Context, name, home string) (int, int, error) 
 }
 
 // unitInputs makes a phase's Inputs the digests of the units it renders.
-func unitInputs(components ...string) func(*phases.Context) any {
-	return func(c *phases.Context) any {
-		fs, err := unitFiles(c.Config, components...)
-		if err != nil {
-			return err.Error()
-		}
-		return fs.digests()
+func unitInputs(components ...string) func(*phases.Context) (any, error) {
+	return func(c *phases.Context) (any, error) {
+		return digestsOf(unitFiles(c.Config, components...))
 	}
 }
 

@@ -48,12 +48,17 @@ func KeepConfig(root host.Root, path string) error {
 // Version is k8s-single's own version, set at link time.
 var Version = "dev"
 
+// Parallel is how many phases up runs at once at most: the graph's widest
+// point, binaries, certs and runtime once preflight is done.
+const Parallel = 3
+
 // NewRunner returns the runner over every phase for root.
 func NewRunner(root host.Root, out io.Writer, verbose bool) *phases.Runner {
-	return &phases.Runner{Phases: Phases(), Root: root, Out: out, Verbose: verbose, Version: Version, Owns: Owns}
+	return &phases.Runner{Phases: Phases(), Root: root, Out: out, Verbose: verbose, Version: Version, Owns: Owns, Parallel: Parallel}
 }
 
-// Phases is the install, in order.
+// Phases is the install, in an order its graph allows (what --serial runs
+// and reset undoes backwards).
 func Phases() []phases.Phase {
 	return []phases.Phase{
 		Preflight(),

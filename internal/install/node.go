@@ -39,16 +39,10 @@ const (
 // waits for the Node to be Ready and lets workloads schedule on it.
 func Node() phases.Phase {
 	return phases.Phase{
-		Name:      "node",
+		Name:      PhaseNode,
 		Short:     "install and start the kubelet and kube-proxy; wait for the Node to be Ready",
-		DependsOn: []string{"binaries", "certs", "kubeconfigs", "control-plane", "runtime"},
-		Inputs: func(c *phases.Context) any {
-			fs, err := nodeFiles(c.Config)
-			if err != nil {
-				return err.Error()
-			}
-			return fs.digests()
-		},
+		DependsOn: []phases.Name{PhaseBinaries, PhaseCerts, PhaseKubeconfigs, PhaseControlPlane, PhaseRuntime},
+		Inputs:    func(c *phases.Context) (any, error) { return digestsOf(nodeFiles(c.Config)) },
 		Render: func(c *phases.Context) error {
 			fs, err := nodeFiles(c.Config)
 			if err != nil {

@@ -26,11 +26,12 @@ func ipv6Enabled() bool {
 // Certs makes the CAs and every component certificate.
 func Certs() phases.Phase {
 	return phases.Phase{
-		Name:          "certs",
+		Name:          PhaseCerts,
 		Short:         "make the CAs and every component certificate (cfssl)",
 		Precious:      true,
+		After:         []phases.Name{PhasePreflight},
 		Irreplaceable: irreplaceablePKI(),
-		Inputs:        func(c *phases.Context) any { return CertParams(c.Config) },
+		Inputs:        func(c *phases.Context) (any, error) { return CertParams(c.Config), nil },
 		Render: func(c *phases.Context) error {
 			res, err := certs.Ensure(c.Root, CertParams(c.Config), time.Now(), c.Recorded)
 			if err != nil {
@@ -66,15 +67,15 @@ func irreplaceablePKI() []phases.Irreplaceable {
 // Kubeconfigs writes the kubeconfig of every client identity.
 func Kubeconfigs() phases.Phase {
 	return phases.Phase{
-		Name:      "kubeconfigs",
+		Name:      PhaseKubeconfigs,
 		Short:     "write admin, super-admin, controller-manager, scheduler, kubelet, kube-proxy kubeconfigs",
-		DependsOn: []string{"certs"},
-		Inputs: func(c *phases.Context) any {
+		DependsOn: []phases.Name{PhaseCerts},
+		Inputs: func(c *phases.Context) (any, error) {
 			return struct {
 				Address string
 				Port    int
 				Node    string
-			}{c.Config.Node.Address, c.Config.APIServer.Port, c.Config.Node.Name}
+			}{c.Config.Node.Address, c.Config.APIServer.Port, c.Config.Node.Name}, nil
 		},
 		Render: func(c *phases.Context) error {
 			files, err := kubeconfig.Ensure(c.Root, c.Config)

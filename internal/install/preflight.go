@@ -11,7 +11,7 @@ import (
 // Preflight checks the host; a dry run reports failures without stopping.
 func Preflight() phases.Phase {
 	return phases.Phase{
-		Name:  "preflight",
+		Name:  PhasePreflight,
 		Short: "check the host: root, systemd, swap, cgroups, ports, tools",
 		Render: func(c *phases.Context) error {
 			h := preflight.RealHost()
@@ -45,10 +45,10 @@ func portsHeldByUs(c *phases.Context) map[int]bool {
 	if err != nil {
 		return nil
 	}
-	byPhase := map[string][]int{
-		"etcd":          {c.Config.Etcd.ClientPort, c.Config.Etcd.PeerPort},
-		"control-plane": {c.Config.APIServer.Port, 10257, 10259},
-		"node":          {10250},
+	byPhase := map[phases.Name][]int{
+		PhaseEtcd:         {c.Config.Etcd.ClientPort, c.Config.Etcd.PeerPort},
+		PhaseControlPlane: {c.Config.APIServer.Port, 10257, 10259},
+		PhaseNode:         {10250},
 	}
 	held := map[int]bool{}
 	for name, ports := range byPhase {

@@ -80,7 +80,7 @@ func renewUnderLock(root host.Root, cfg *config.Cluster, names []string) error {
 // started its components), not only a dry run.
 func installed(states phases.States) bool {
 	for _, s := range states {
-		if s.Status == phases.Done && s.Name == "etcd" {
+		if s.Status == phases.Done && s.Name == PhaseEtcd {
 			return true
 		}
 	}

@@ -48,7 +48,7 @@ func Reset(ctx context.Context, root host.Root, out io.Writer, verbose bool, cfg
 		return errors.Join(err, jerr)
 	}
 	var restoredEnabled bool
-	if rec, ok := j.Phases["runtime"]; !ok || rec.Status == phases.Pending {
+	if rec, ok := j.Phases[PhaseRuntime]; !ok || rec.Status == phases.Pending {
 		var rerr error
 		restoredEnabled, rerr = restoreRuntime(root, out)
 		err = errors.Join(err, rerr)

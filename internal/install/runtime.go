@@ -30,17 +30,24 @@ const criTimeout = 90 * time.Second
 // (imported from runtime.imageBundle, else pulled).
 func Runtime() phases.Phase {
 	return phases.Phase{
-		Name:  "runtime",
+		Name:  PhaseRuntime,
 		Short: "install and configure containerd, the CNI bridge and sysctls; import images",
-		Inputs: func(c *phases.Context) any {
+		// It reads nothing of etcd, the certificates or the control plane:
+		// it runs beside them, and the node phase waits for it.
+		After: []phases.Name{PhasePreflight},
+		Inputs: func(c *phases.Context) (any, error) {
 			fs, err := runtimeFiles(c.Config)
 			if err != nil {
-				return err.Error()
+				return nil, err
+			}
+			bundle, err := bundleListing(c.Config.Runtime.ImageBundle)
+			if err != nil {
+				return nil, err
 			}
 			return struct {
 				Files  map[string]string
 				Bundle map[string]string
-			}{fs.digests(), bundleListing(c.Config.Runtime.ImageBundle)}
+			}{fs.digests(), bundle}, nil
 		},
 		Render: func(c *phases.Context) error {
 			fs, err := runtimeFiles(c.Config)
@@ -71,13 +78,13 @@ func runtimeFiles(c *config.Cluster) (files, error) {
 
 // bundleListing identifies the bundle's tarballs by name, size and time, so
 // a changed bundle re-runs the phase without hashing gigabytes.
-func bundleListing(dir string) map[string]string {
+func bundleListing(dir string) (map[string]string, error) {
 	if dir == "" {
-		return nil
+		return nil, nil
 	}
 	tars, err := images.BundleFiles(dir)
 	if err != nil {
-		return map[string]string{"error": err.Error()}
+		return nil, err
 	}
 	m := make(map[string]string, len(tars))
 	for _, p := range tars {
@@ -85,7 +92,7 @@ func bundleListing(dir string) map[string]string {
 			m[filepath.Base(p)] = fmt.Sprintf("%d %s", st.Size(), st.ModTime().UTC().Format(time.RFC3339Nano))
 		}
 	}
-	return m
+	return m, nil
 }
 
 // startRuntime installs missing packages, applies the sysctls (reporting

@@ -30,26 +30,29 @@ func TestRuntimeFiles(t *testing.T) {
 }
 
 func TestBundleListing(t *testing.T) {
-	if got := bundleListing(""); got != nil {
-		t.Errorf("no bundle: %v", got)
+	if got, err := bundleListing(""); got != nil || err != nil {
+		t.Errorf("no bundle: %v, %v", got, err)
 	}
 	dir := t.TempDir()
-	if got := bundleListing(dir); !strings.Contains(got["error"], "no *.tar files") {
-		t.Errorf("empty bundle: %v", got)
+	if _, err := bundleListing(dir); err == nil || !strings.Contains(err.Error(), "no *.tar files") {
+		t.Errorf("empty bundle: %v", err)
 	}
 	for name, data := range map[string]string{"pause.tar": "p", "coredns.tar": "cd", "bundle.json": "{}"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got := bundleListing(dir)
+	got, err := bundleListing(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(got) != 2 || !strings.HasPrefix(got["pause.tar"], "1 ") || !strings.HasPrefix(got["coredns.tar"], "2 ") {
 		t.Errorf("listing %v, want the two tarballs with their sizes", got)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "pause.tar"), []byte("p2"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if again := bundleListing(dir); again["pause.tar"] == got["pause.tar"] {
+	if again, _ := bundleListing(dir); again["pause.tar"] == got["pause.tar"] {
 		t.Error("a changed tarball keeps its listing")
 	}
 }

@@ -31,6 +31,14 @@ func (fs files) digests() map[string]string {
 	return m
 }
 
+// digestsOf makes a phase's Inputs from what renders its files.
+func digestsOf(fs files, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return fs.digests(), nil
+}
+
 // fileOf is one rendered file.
 func fileOf(path string, data []byte, mode os.FileMode) units.File {
 	return units.File{Path: path, Data: data, Mode: mode}

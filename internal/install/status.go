@@ -49,8 +49,9 @@ func (r StatusReport) Table() ([]string, [][]string) {
 
 // healthCheck is how one component proves it is alive.
 type healthCheck struct {
-	component, phase string
-	check            func(ctx context.Context, root host.Root, c *config.Cluster) error
+	component string
+	phase     phases.Name
+	check     func(ctx context.Context, root host.Root, c *config.Cluster) error
 }
 
 func endpointCheck(i int) func(context.Context, host.Root, *config.Cluster) error {
@@ -69,7 +70,7 @@ func probeOK(ctx context.Context, e probe.Endpoint) error {
 
 // healthChecks lists the components in start order with their checks.
 var healthChecks = []healthCheck{
-	{"etcd", "etcd", func(ctx context.Context, root host.Root, c *config.Cluster) error {
+	{"etcd", PhaseEtcd, func(ctx context.Context, root host.Root, c *config.Cluster) error {
 		cli, err := etcd.New(etcd.OptionsFromConfig(root, c))
 		if err != nil {
 			return err
@@ -80,18 +81,18 @@ var healthChecks = []healthCheck{
 		}
 		return nil
 	}},
-	{"kube-apiserver", "control-plane", endpointCheck(0)},
-	{"kube-controller-manager", "control-plane", endpointCheck(1)},
-	{"kube-scheduler", "control-plane", endpointCheck(2)},
-	{"containerd", "runtime", func(ctx context.Context, _ host.Root, _ *config.Cluster) error {
+	{"kube-apiserver", PhaseControlPlane, endpointCheck(0)},
+	{"kube-controller-manager", PhaseControlPlane, endpointCheck(1)},
+	{"kube-scheduler", PhaseControlPlane, endpointCheck(2)},
+	{"containerd", PhaseRuntime, func(ctx context.Context, _ host.Root, _ *config.Cluster) error {
 		ok, detail, err := runtime.CRIReady(runtime.Exec(ctx))
 		if err == nil && !ok {
 			err = fmt.Errorf("CRI not ready: %s", detail)
 		}
 		return err
 	}},
-	{"kubelet", "node", localHealthz("kubelet", "http://127.0.0.1:10248/healthz")},
-	{"kube-proxy", "node", localHealthz("kube-proxy", "http://127.0.0.1:10256/healthz")},
+	{"kubelet", PhaseNode, localHealthz("kubelet", "http://127.0.0.1:10248/healthz")},
+	{"kube-proxy", PhaseNode, localHealthz("kube-proxy", "http://127.0.0.1:10256/healthz")},
 }
 
 // localHealthz checks a plain-HTTP health endpoint bound to loopback.
@@ -118,12 +119,12 @@ func Status(ctx context.Context, root host.Root, c *config.Cluster) (StatusRepor
 	if err != nil {
 		return StatusReport{}, err
 	}
-	done := map[string]bool{}
+	done := map[phases.Name]bool{}
 	for _, s := range states {
 		done[s.Name] = s.Status == phases.Done
 	}
 	report := StatusReport{Phases: states}
-	if done["certs"] {
+	if done[PhaseCerts] {
 		expiry, err := certs.CheckExpiration(root, time.Now())
 		if err != nil {
 			report.Warnings = append(report.Warnings, "certificates: "+err.Error())

@@ -37,7 +37,8 @@ type Summary struct {
 
 // PhaseTime is one phase's line in the summary.
 type PhaseTime struct {
-	Phase, Action string
+	Phase  phases.Name
+	Action string
 	// Took is this run's duration for a phase that ran, else the last one the
 	// journal recorded (zero when the phase never finished).
 	Took     time.Duration
@@ -72,13 +73,13 @@ func NewSummary(root host.Root, c *config.Cluster, outcomes []phases.Outcome, st
 	}
 	s.Access = append(s.Access, [2]string{"CA", ca}, [2]string{"status", "k8s-single status"})
 
-	ran := map[string]phases.Outcome{}
+	ran := map[phases.Name]phases.Outcome{}
 	for _, o := range outcomes {
 		ran[o.Phase] = o
 	}
 	for _, st := range states {
 		if st.Status != phases.Done && st.Status != phases.Rendered {
-			s.Pending = append(s.Pending, st.Name)
+			s.Pending = append(s.Pending, string(st.Name))
 		}
 		if o, ok := ran[st.Name]; ok && o.Action != "skipped" {
 			s.Phases = append(s.Phases, PhaseTime{Phase: st.Name, Action: o.Action, Took: o.Duration})
@@ -155,9 +156,15 @@ func RuntimeVersions(root host.Root) []string {
 // WithResumeHint adds to the error of a failed up where a re-run resumes,
 // so the user knows nothing done is lost; other errors pass unchanged.
 func WithResumeHint(err error, outcomes []phases.Outcome) error {
-	if err == nil || len(outcomes) == 0 || outcomes[len(outcomes)-1].Action != "failed" {
+	var failed []string
+	for _, o := range outcomes {
+		if o.Action == "failed" {
+			failed = append(failed, string(o.Phase))
+		}
+	}
+	if err == nil || len(failed) == 0 {
 		return err
 	}
 	return fmt.Errorf("%w\nthe journal keeps every phase that is done: fix the cause and run `k8s-single up` again; it resumes at phase %s (`k8s-single phase list` shows each phase's state)",
-		err, outcomes[len(outcomes)-1].Phase)
+		err, strings.Join(failed, " and phase "))
 }

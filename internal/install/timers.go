@@ -45,16 +45,12 @@ func removeBackupTimer(c *phases.Context) error {
 // timer when backup.schedule is set.
 func Timers() phases.Phase {
 	return phases.Phase{
-		Name:      "timers",
-		Short:     "install k8s-single, its boot-time address check and its daily certificate-renewal timer",
-		DependsOn: []string{"certs"},
-		Inputs: func(c *phases.Context) any {
-			fs, err := timerFiles(c)
-			if err != nil {
-				return err.Error()
-			}
-			return fs.digests()
-		},
+		Name:  PhaseTimers,
+		Short: "install k8s-single, its boot-time address check and its daily certificate-renewal timer",
+		// It reads no other phase's files; it runs last so that only a
+		// verified cluster gets the boot check and the timers.
+		After:  []phases.Name{PhaseVerify},
+		Inputs: func(c *phases.Context) (any, error) { return digestsOf(timerFiles(c)) },
 		Render: func(c *phases.Context) error {
 			fs, err := timerFiles(c)
 			if err != nil {

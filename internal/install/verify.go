@@ -30,9 +30,9 @@ const verifyTimeout = 3 * time.Minute
 // served, and every component is healthy. It leaves nothing behind.
 func Verify() phases.Phase {
 	return phases.Phase{
-		Name:      "verify",
+		Name:      PhaseVerify,
 		Short:     "prove the cluster end to end: pod, Service, DNS, metrics, component health",
-		DependsOn: []string{"addons"},
+		DependsOn: []phases.Name{PhaseAddons},
 		Verify:    verifyCluster,
 		Plan: func(*phases.Context) []string {
 			return []string{"run a web pod and Service and a checking pod in a throw-away namespace"}

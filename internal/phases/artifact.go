@@ -167,7 +167,7 @@ func repairArtifacts(c *Context, arts []Artifact) error {
 // IrreplaceableError says which recorded file is gone or changed, what it
 // was, and the ways out; nothing was written.
 type IrreplaceableError struct {
-	Phase    string
+	Phase    Name
 	Path     string
 	What     string // "is missing", "is empty", "was changed"
 	Why      string

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/host"
@@ -38,15 +40,15 @@ type Record struct {
 // Journal is the install's memory: per phase, what ran, on which inputs, and
 // what it left behind. It lives at layout.Journal and is written atomically.
 type Journal struct {
-	Version int                `json:"version"`
-	Phases  map[string]*Record `json:"phases"`
+	Version int              `json:"version"`
+	Phases  map[Name]*Record `json:"phases"`
 }
 
 const journalVersion = 1
 
 // LoadJournal reads the journal under root; a missing one is empty.
 func LoadJournal(root host.Root) (*Journal, error) {
-	j := &Journal{Version: journalVersion, Phases: map[string]*Record{}}
+	j := &Journal{Version: journalVersion, Phases: map[Name]*Record{}}
 	data, err := root.ReadFile(layout.Journal)
 	if errors.Is(err, fs.ErrNotExist) {
 		return j, nil
@@ -61,7 +63,7 @@ func LoadJournal(root host.Root) (*Journal, error) {
 		return nil, fmt.Errorf("journal %s has version %d, this k8s-single reads %d", root.Path(layout.Journal), j.Version, journalVersion)
 	}
 	if j.Phases == nil {
-		j.Phases = map[string]*Record{}
+		j.Phases = map[Name]*Record{}
 	}
 	return j, nil
 }
@@ -75,12 +77,35 @@ func (j *Journal) Save(root host.Root) error {
 	return root.WriteFile(layout.Journal, append(data, '\n'), layout.ModePrivate, layout.ModePrivateDir)
 }
 
-// Record returns the phase's record, creating a pending one.
-func (j *Journal) Record(phase string) *Record {
-	r, ok := j.Phases[phase]
+// sharedJournal is the journal of one up, which phases running at once
+// change: every change and its atomic save happen under one lock, and the
+// phases work on copies of their records, so the file on disk always holds
+// whole records and a phase never sees another's half-made one.
+type sharedJournal struct {
+	mu   sync.Mutex
+	j    *Journal
+	root host.Root
+}
+
+// record returns a copy of the phase's record (pending when the journal
+// has none) and whether the journal has one.
+func (s *sharedJournal) record(phase Name) (Record, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.j.Phases[phase]
 	if !ok {
-		r = &Record{Status: Pending}
-		j.Phases[phase] = r
+		return Record{Status: Pending}, false
 	}
-	return r
+	c := *r
+	c.Artifacts = slices.Clone(r.Artifacts)
+	return c, true
+}
+
+// put stores a copy of the phase's record and saves the journal.
+func (s *sharedJournal) put(phase Name, r Record) error {
+	r.Artifacts = slices.Clone(r.Artifacts)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.j.Phases[phase] = &r
+	return s.j.Save(s.root)
 }

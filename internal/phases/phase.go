@@ -18,16 +18,30 @@ import (
 	"github.com/k8s-single/k8s-single/internal/layout"
 )
 
+// Name names a phase. The install declares one constant per phase, so a
+// misspelt dependency does not compile.
+type Name string
+
 // Phase is one step of the install. The runner, not the phase, decides whether
 // it runs: it hashes Inputs and the outputs of DependsOn, and skips a phase
-// whose hash and artifacts are unchanged.
+// whose hash and artifacts are unchanged. The phases form a graph: the runner
+// starts a phase once every phase of DependsOn and After that runs in the
+// same up is done, several at once.
 type Phase struct {
-	Name  string
+	Name  Name
 	Short string
-	// DependsOn names earlier phases whose outputs this phase reads.
-	DependsOn []string
+	// DependsOn names earlier phases whose outputs this phase reads or whose
+	// components it needs running. Their outputs are part of its input hash,
+	// and it runs only once they have run (`phase run` refuses otherwise).
+	DependsOn []Name
+	// After names earlier phases that must finish first when they run in
+	// the same up, though this phase reads nothing of theirs (systemd's
+	// After= beside Requires=): preflight checks the host before any phase
+	// changes it. They are not hashed and need not have run.
+	After []Name
 	// Inputs returns the slice of the config this phase reads; it is hashed.
-	Inputs func(*Context) any
+	// An error (a file it reads is unreadable) fails the phase.
+	Inputs func(*Context) (any, error)
 	// Render writes the phase's files through Context.WriteFile or Track.
 	// A dry run stops after Render.
 	Render func(*Context) error
@@ -102,12 +116,12 @@ func (c *Context) Track(hostPaths ...string) { c.tracked = append(c.tracked, hos
 
 // Waitf tells the user what the phase is waiting for.
 func (c *Context) Waitf(format string, args ...any) {
-	fmt.Fprintf(c.Out(), "      waiting for "+format+"\n", args...)
+	fmt.Fprintf(c.Out(), indent+"waiting for "+format+"\n", args...)
 }
 
 // Printf prints a line of the phase's progress.
 func (c *Context) Printf(format string, args ...any) {
-	fmt.Fprintf(c.Out(), "      "+format+"\n", args...)
+	fmt.Fprintf(c.Out(), indent+format+"\n", args...)
 }
 
 // Detailf prints only with -v.

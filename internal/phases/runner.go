@@ -20,7 +20,8 @@ import (
 	"github.com/k8s-single/k8s-single/internal/layout"
 )
 
-// Runner walks the phases in order against one root.
+// Runner walks the phases against one root: every phase whose dependencies
+// are done starts, up to Parallel at once.
 type Runner struct {
 	Phases  []Phase
 	Root    host.Root
@@ -31,6 +32,9 @@ type Runner struct {
 	// Owns reports whether reset may delete a host path of the journal; nil
 	// allows any clean absolute path.
 	Owns func(cfg *config.Cluster, hostPath string) bool
+	// Parallel bounds the phases running at once; 0 or 1 runs them one
+	// after another in the list's order.
+	Parallel int
 }
 
 // Options choose which phases run and how.
@@ -40,14 +44,17 @@ type Options struct {
 	// Force re-runs phases whose inputs are unchanged.
 	Force bool
 	// From re-runs this phase and every later one; earlier ones are untouched.
-	From string
+	From Name
 	// Only runs this one phase (forced); its dependencies must have run.
-	Only string
+	Only Name
+	// Serial runs one phase at a time in the list's order, as k8s-single
+	// did before the phases formed a graph (to compare the two).
+	Serial bool
 }
 
 // Outcome is what happened to one phase in a run.
 type Outcome struct {
-	Phase    string        `json:"phase"`
+	Phase    Name          `json:"phase"`
 	Action   string        `json:"action"` // ran, rendered, skipped, failed
 	Reason   string        `json:"reason,omitempty"`
 	Duration time.Duration `json:"duration"`
@@ -55,33 +62,53 @@ type Outcome struct {
 
 // UnknownPhaseError names a phase that does not exist and the ones that do.
 type UnknownPhaseError struct {
-	Name  string
-	Known []string
+	Name  Name
+	Known []Name
 }
 
 func (e *UnknownPhaseError) Error() string {
-	return fmt.Sprintf("unknown phase %q; the phases are: %s", e.Name, strings.Join(e.Known, ", "))
+	known := make([]string, len(e.Known))
+	for i, n := range e.Known {
+		known[i] = string(n)
+	}
+	return fmt.Sprintf("unknown phase %q; the phases are: %s", e.Name, strings.Join(known, ", "))
 }
 
 // Names lists the phases in order.
-func (r *Runner) Names() []string {
-	names := make([]string, len(r.Phases))
+func (r *Runner) Names() []Name {
+	names := make([]Name, len(r.Phases))
 	for i, p := range r.Phases {
 		names[i] = p.Name
 	}
 	return names
 }
 
-func (r *Runner) index(name string) (int, error) {
-	for i, p := range r.Phases {
-		if p.Name == name {
-			return i, nil
-		}
+func (r *Runner) index(name Name) (int, error) {
+	if i := slices.Index(r.Names(), name); i >= 0 {
+		return i, nil
 	}
 	return -1, &UnknownPhaseError{Name: name, Known: r.Names()}
 }
 
-// Up runs the phases as opts says and returns what happened to each.
+// run is one up in progress: what its phases share.
+type run struct {
+	cfg     *config.Cluster
+	journal *sharedJournal
+	console *console
+	dryRun  bool
+}
+
+// finished is a phase's end, as its goroutine reports it.
+type finished struct {
+	i   int
+	out Outcome
+	err error
+}
+
+// Up runs the phases as opts says and returns what happened to each, in
+// the list's order. A phase starts once every phase it waits for (see
+// waitsFor) is done, up to Parallel at once. After a failure no phase
+// starts; those running end on their own, and every failure is returned.
 func (r *Runner) Up(ctx context.Context, cfg *config.Cluster, opts Options) ([]Outcome, error) {
 	first, last, forced, err := r.selection(opts)
 	if err != nil {
@@ -96,16 +123,54 @@ func (r *Runner) Up(ctx context.Context, cfg *config.Cluster, opts Options) ([]O
 	if err != nil {
 		return nil, err
 	}
-	var outcomes []Outcome
-	for i := first; i <= last; i++ {
-		p := r.Phases[i]
-		o, err := r.runPhase(ctx, cfg, j, p, fmt.Sprintf("[%d/%d]", i+1, len(r.Phases)), opts.DryRun, forced(i))
-		outcomes = append(outcomes, o)
-		if err != nil {
-			return outcomes, err
+	u := &run{cfg: cfg, journal: &sharedJournal{j: j, root: r.Root}, console: newConsole(r.Out, r.Phases), dryRun: opts.DryRun}
+	limit := r.Parallel
+	if opts.Serial || limit < 1 {
+		limit = 1
+	}
+	outcomes := make([]*Outcome, len(r.Phases))
+	started, done := map[int]bool{}, map[int]bool{}
+	ends := make(chan finished)
+	running := 0
+	var errs []error
+	for {
+		for i := first; i <= last && running < limit && len(errs) == 0 && ctx.Err() == nil; i++ {
+			if started[i] || slices.ContainsFunc(r.waitsFor(i, first, last), func(d int) bool { return !done[d] }) {
+				continue
+			}
+			started[i] = true
+			running++
+			go func() {
+				o, err := r.runPhase(ctx, u, i, forced(i))
+				ends <- finished{i, o, err}
+			}()
+		}
+		if running == 0 {
+			break
+		}
+		end := <-ends
+		running--
+		outcomes[end.i] = &end.out
+		if end.err != nil {
+			errs = append(errs, end.err)
+		} else {
+			done[end.i] = true
 		}
 	}
-	return outcomes, nil
+	var out []Outcome
+	for _, o := range outcomes {
+		if o != nil {
+			out = append(out, *o)
+		}
+	}
+	if len(errs) == 0 && len(done) < last-first+1 {
+		err := ctx.Err()
+		if err == nil { // CheckGraph forbids what leads here
+			err = fmt.Errorf("%d phases could not start: their dependencies form a cycle", last-first+1-len(done))
+		}
+		errs = append(errs, err)
+	}
+	return out, errors.Join(errs...)
 }
 
 // selection turns Options into a range of phases and which of them are forced.
@@ -153,18 +218,22 @@ func Lock(root host.Root) (func(), error) {
 
 // inputHash hashes what the phase reads: its config slice, k8s-single's
 // version, and the outputs of the phases it depends on.
-func (r *Runner) inputHash(c *Context, j *Journal, p Phase) (string, error) {
+func (r *Runner) inputHash(c *Context, j *sharedJournal, p Phase) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n", p.Name, r.Version)
 	if p.Inputs != nil {
-		data, err := json.Marshal(p.Inputs(c))
+		in, err := p.Inputs(c)
+		if err != nil {
+			return "", fmt.Errorf("phase %s: read its inputs: %w", p.Name, err)
+		}
+		data, err := json.Marshal(in)
 		if err != nil {
 			return "", fmt.Errorf("phase %s: hash inputs: %w", p.Name, err)
 		}
 		h.Write(data)
 	}
 	for _, dep := range p.DependsOn {
-		rec, ok := j.Phases[dep]
+		rec, ok := j.record(dep)
 		if !ok || (rec.Status != Done && rec.Status != Rendered) {
 			return "", fmt.Errorf("phase %s needs phase %s, which has not run: run `k8s-single phase run %s` (or `k8s-single up`) first", p.Name, dep, dep)
 		}
@@ -191,22 +260,29 @@ func skipReason(root host.Root, rec *Record, hash string, dryRun bool) string {
 	return "inputs unchanged, artifacts intact"
 }
 
-func (r *Runner) runPhase(ctx context.Context, cfg *config.Cluster, j *Journal, p Phase, step string, dryRun, force bool) (Outcome, error) {
-	c := &Context{Context: ctx, Root: r.Root, Config: cfg, DryRun: dryRun, Verbose: r.Verbose, out: r.Out}
-	hash, err := r.inputHash(c, j, p)
+// runPhase runs phase i (or skips it) and records it in the journal. It
+// works on its own copy of the phase's record and puts every change into
+// the shared journal, which saves it.
+func (r *Runner) runPhase(ctx context.Context, u *run, i int, force bool) (Outcome, error) {
+	p := r.Phases[i]
+	step := fmt.Sprintf("[%d/%d]", i+1, len(r.Phases))
+	w := u.console.phase(p.Name)
+	defer w.flush()
+	c := &Context{Context: ctx, Root: r.Root, Config: u.cfg, DryRun: u.dryRun, Verbose: r.Verbose, out: w}
+	hash, err := r.inputHash(c, u.journal, p)
 	if err != nil {
 		return Outcome{Phase: p.Name, Action: "failed", Reason: err.Error()}, err
 	}
-	rec := j.Record(p.Name)
-	if reason := skipReason(r.Root, rec, hash, dryRun); reason != "" && !force {
-		fmt.Fprintf(r.Out, "%s %s: skipped (%s)\n", step, p.Name, reason)
+	rec, _ := u.journal.record(p.Name)
+	if reason := skipReason(r.Root, &rec, hash, u.dryRun); reason != "" && !force {
+		u.console.printf("%s %s: skipped (%s)\n", step, p.Name, reason)
 		return Outcome{Phase: p.Name, Action: "skipped", Reason: reason}, nil
 	}
-	if err := guardIrreplaceable(r.Root, p, rec); err != nil {
-		fmt.Fprintf(r.Out, "%s %s: REFUSED: %v\n", step, p.Name, err)
+	if err := guardIrreplaceable(r.Root, p, &rec); err != nil {
+		u.console.printf("%s %s: REFUSED: %v\n", step, p.Name, err)
 		return Outcome{Phase: p.Name, Action: "failed", Reason: err.Error()}, fmt.Errorf("phase %s: %w", p.Name, err)
 	}
-	fmt.Fprintf(r.Out, "%s %s: %s\n", step, p.Name, p.Short)
+	u.console.printf("%s %s: %s\n", step, p.Name, p.Short)
 	start := time.Now()
 	c.recorded = rec.Artifacts
 	if err := repairArtifacts(c, rec.Artifacts); err != nil {
@@ -214,14 +290,14 @@ func (r *Runner) runPhase(ctx context.Context, cfg *config.Cluster, j *Journal, 
 	}
 	// Keep what an earlier run recorded until this one knows better: a run
 	// killed half-way must not make reset forget files already on disk.
-	*rec = Record{Status: Running, Started: start.UTC(), Artifacts: rec.Artifacts}
-	if err := j.Save(r.Root); err != nil {
+	rec = Record{Status: Running, Started: start.UTC(), Artifacts: rec.Artifacts}
+	if err := u.journal.put(p.Name, rec); err != nil {
 		return Outcome{Phase: p.Name, Action: "failed"}, err
 	}
 	// Once the files are written and before anything starts, record them.
 	afterRender := func() error {
 		rec.Artifacts = mergeArtifacts(rec.Artifacts, existingArtifacts(r.Root, c.tracked, rec.Artifacts))
-		return j.Save(r.Root)
+		return u.journal.put(p.Name, rec)
 	}
 	err = runSteps(c, p, afterRender)
 	if err == nil {
@@ -232,23 +308,24 @@ func (r *Runner) runPhase(ctx context.Context, cfg *config.Cluster, j *Journal, 
 	rec.Finished = time.Now().UTC()
 	rec.DurationMS = time.Since(start).Milliseconds()
 	out := Outcome{Phase: p.Name, Duration: time.Since(start)}
+	w.flush()
 	if err != nil {
 		rec.Artifacts = mergeArtifacts(rec.Artifacts, existingArtifacts(r.Root, c.tracked, rec.Artifacts))
 		rec.Status, rec.Error = Failed, err.Error()
 		out.Action, out.Reason = "failed", err.Error()
-		fmt.Fprintf(r.Out, "%s %s: FAILED after %s: %v\n", step, p.Name, elapsed(out.Duration), err)
-		if serr := j.Save(r.Root); serr != nil {
+		u.console.printf("%s %s: FAILED after %s: %v\n", step, p.Name, elapsed(out.Duration), err)
+		if serr := u.journal.put(p.Name, rec); serr != nil {
 			err = errors.Join(err, serr)
 		}
 		return out, fmt.Errorf("phase %s: %w", p.Name, err)
 	}
 	rec.InputHash = hash
 	rec.Status, out.Action = Done, "ran"
-	if dryRun {
+	if u.dryRun {
 		rec.Status, out.Action = Rendered, "rendered"
 	}
-	fmt.Fprintf(r.Out, "%s %s: %s in %s (%d files)\n", step, p.Name, rec.Status, elapsed(out.Duration), len(rec.Artifacts))
-	return out, j.Save(r.Root)
+	u.console.printf("%s %s: %s in %s (%d files)\n", step, p.Name, rec.Status, elapsed(out.Duration), len(rec.Artifacts))
+	return out, u.journal.put(p.Name, rec)
 }
 
 // runSteps runs Render, records its files with afterRender, then (unless

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,38 +19,45 @@ import (
 // components (that is the integration tests' job).
 type fakeInstall struct {
 	root    host.Root
+	mu      sync.Mutex // phases running at once append to calls
 	calls   []string
-	failOn  string
-	content map[string]string // phase -> what it writes
+	failOn  Name
+	content map[Name]string // phase -> what it writes
 }
 
 func newFakeInstall(t *testing.T) *fakeInstall {
-	return &fakeInstall{root: host.Root(t.TempDir()), content: map[string]string{"a": "A", "b": "B", "c": "C"}}
+	return &fakeInstall{root: host.Root(t.TempDir()), content: map[Name]string{"a": "A", "b": "B", "c": "C"}}
 }
 
-func (f *fakeInstall) phase(name string, deps ...string) Phase {
+func (f *fakeInstall) call(what string, name Name) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, what+" "+string(name))
+}
+
+func (f *fakeInstall) phase(name Name, deps ...Name) Phase {
 	return Phase{
 		Name:      name,
-		Short:     "fake " + name,
+		Short:     "fake " + string(name),
 		DependsOn: deps,
-		Inputs:    func(*Context) any { return f.content[name] },
+		Inputs:    func(*Context) (any, error) { return f.content[name], nil },
 		Render: func(c *Context) error {
-			f.calls = append(f.calls, "render "+name)
-			return c.WriteFile("/etc/fake/"+name, []byte(f.content[name]), 0o600)
+			f.call("render", name)
+			return c.WriteFile("/etc/fake/"+string(name), []byte(f.content[name]), 0o600)
 		},
 		Start: func(*Context) error {
-			f.calls = append(f.calls, "start "+name)
+			f.call("start", name)
 			if f.failOn == name {
 				return errors.New("boom")
 			}
 			return nil
 		},
-		Plan: func(*Context) []string { return []string{"start " + name + ".service"} },
+		Plan: func(*Context) []string { return []string{"start " + string(name) + ".service"} },
 	}
 }
 
 func (f *fakeInstall) runner() *Runner {
-	return &Runner{Root: f.root, Out: io.Discard, Version: "test",
+	return &Runner{Root: f.root, Out: io.Discard, Version: "test", Parallel: 3,
 		Phases: []Phase{f.phase("a"), f.phase("b", "a"), f.phase("c", "b")}}
 }
 
@@ -60,11 +68,16 @@ func (f *fakeInstall) up(t *testing.T, opts Options) []string {
 	if err != nil {
 		t.Fatalf("up: %v", err)
 	}
-	var actions []string
+	return actions(outs)
+}
+
+// actions lists each outcome as phase=action.
+func actions(outs []Outcome) []string {
+	var out []string
 	for _, o := range outs {
-		actions = append(actions, o.Phase+"="+o.Action)
+		out = append(out, string(o.Phase)+"="+o.Action)
 	}
-	return actions
+	return out
 }
 
 func want(t *testing.T, got []string, wantStr string) {
@@ -219,7 +232,7 @@ func TestResetUndoesInReverseAndKeepsPrecious(t *testing.T) {
 	var undone []string
 	for i := range r.Phases {
 		name := r.Phases[i].Name
-		r.Phases[i].Undo = func(*Context) error { undone = append(undone, name); return nil }
+		r.Phases[i].Undo = func(*Context) error { undone = append(undone, string(name)); return nil }
 	}
 	r.Phases[0].Precious = true
 	r.Phases[2].Keep = []string{"/etc/fake/c"}
@@ -316,7 +329,7 @@ func TestRecordingReusesKnownDigests(t *testing.T) {
 	}
 	// A digest no hash of the file could give: kept only if not recomputed.
 	const marker = "recorded-earlier"
-	for _, name := range []string{"a", "b"} {
+	for _, name := range []Name{"a", "b"} {
 		j.Phases[name].Artifacts[0].SHA256 = marker
 	}
 	if err := j.Save(f.root); err != nil {

@@ -6,7 +6,7 @@ import (
 
 // State is one phase as `phase list` shows it.
 type State struct {
-	Name     string `json:"name"`
+	Name     Name   `json:"name"`
 	Short    string `json:"description"`
 	Status   Status `json:"status"`
 	Duration string `json:"lastDuration,omitempty"`
@@ -29,7 +29,7 @@ func (s States) Table() ([]string, [][]string) {
 		if st.Error != "" {
 			note = st.Error
 		}
-		rows[i] = []string{st.Name, string(st.Status), st.Duration, note, st.Short}
+		rows[i] = []string{string(st.Name), string(st.Status), st.Duration, note, st.Short}
 	}
 	return []string{"PHASE", "STATE", "LAST DURATION", "NOTE", "DESCRIPTION"}, rows
 }

@@ -228,18 +228,26 @@ func TestNodeIPChangeResignsOnlyTheCertsThatCarryIt(t *testing.T) {
 // and between a temp file and its rename), re-runs it, and wants the same
 // install as an uninterrupted run: the same files and modes, the same bytes
 // where content is deterministic, every cert chaining to the CA left on disk,
-// and no temp file left over.
+// and no temp file left over. The phases run as a graph, several at once:
+// the kills inside concurrentKills land while two or more phases run, and
+// at least one of them must find two recorded as running.
 func TestKilledRunResumes(t *testing.T) {
 	ref := newStage(t, "192.168.56.10")
 	ref.mustUp()
 	refTree := ref.tree()
-	for _, fp := range []string{"after-write:1", "before-rename:2", "after-write:7", "before-rename:20", "after-write:38", "before-rename:45", "after-write:52"} {
+	concurrent := 0
+	points := []string{"after-write:1", "before-rename:2", "after-write:7", "before-rename:20", "after-write:38", "before-rename:45", "after-write:52"}
+	for _, fp := range append(points, concurrentKills...) {
 		t.Run(fp, func(t *testing.T) {
 			s := newStage(t, "192.168.56.10")
 			out, err := s.up("K8S_SINGLE_FAILPOINT=" + fp)
 			var exit *exec.ExitError
 			if err == nil || !asExit(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 				t.Fatalf("run with failpoint %s was not killed: %v\n%s", fp, err, out)
+			}
+			if running := s.running(); len(running) > 1 {
+				concurrent++
+				t.Logf("killed while %s ran at once", strings.Join(running, " and "))
 			}
 			s.mustUp()
 			got := s.tree()
@@ -260,6 +268,31 @@ func TestKilledRunResumes(t *testing.T) {
 			}
 		})
 	}
+	if concurrent == 0 {
+		t.Errorf("no kill landed while two phases ran at once (kill points %v)", concurrentKills)
+	}
+}
+
+// concurrentKills are writes of phases that run beside another: the
+// runtime's CNI config while certs makes the PKI, and the serving keys of
+// the addons and dashboard phases, which run side by side.
+var concurrentKills = []string{"after-write:net.d/10-k8s-single.conflist", "after-write:pki/metrics-server.key", "after-write:pki/dashboard.key"}
+
+// running lists the phases the journal records as running.
+func (s *stage) running() []string {
+	s.t.Helper()
+	j, err := phases.LoadJournal(host.Root(s.root))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var names []string
+	for name, rec := range j.Phases {
+		if rec.Status == phases.Running {
+			names = append(names, string(name))
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 func asExit(err error, target **exec.ExitError) bool {

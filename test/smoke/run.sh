@@ -20,6 +20,8 @@
 #   STEPS="up noop-up ..."   run only these steps of scenario.sh (default: all)
 #   BENCH=5 BENCH_SERIAL=1   the bench step (make bench-up): BENCH fresh `up`s,
 #                     and as many `up --serial` with BENCH_SERIAL=1; SKIP without BENCH
+#   K8S_SINGLE_SERIAL=1  every up runs its phases one at a time (up --serial),
+#                     to compare with the graph
 #   STATUS_WAIT=60    seconds the status step waits for every component healthy
 #   KILL_PHASE=etcd KILL_AFTER=2   where the SIGKILL of `up --force` lands
 #   NOOP_MAX=1        seconds a no-op `up` may take

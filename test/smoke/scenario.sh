@@ -22,8 +22,9 @@ SHARE=/mnt/share
 exec >>"$SHARE/scenario.log" 2>&1
 
 # Written by smoke_env (lib.sh): NODE_NAME NODE_IP KILL_PHASE KILL_AFTER NOOP_MAX
-# STEP_TIMEOUT NODE_WAIT STATUS_WAIT STEPS
+# STEP_TIMEOUT NODE_WAIT STATUS_WAIT STEPS K8S_SINGLE_SERIAL
 . /etc/k8s-smoke.env
+export K8S_SINGLE_SERIAL
 export HOME=/root KUBECONFIG=/etc/kubernetes/admin.conf
 export PATH=/opt/kubernetes/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 CFG=/etc/k8s-single/cluster.yaml
@@ -335,6 +336,10 @@ s_metrics() {
 	kubectl get "$api" -o jsonpath='{.spec.caBundle}' | base64 -d | cmp -s - /etc/kubernetes/pki/ca.crt ||
 		{ echo "$api's caBundle is not the cluster CA"; return 1; }
 	echo "$api Available, caBundle = /etc/kubernetes/pki/ca.crt, no insecureSkipTLSVerify"
+	# A resume that re-ran the runtime phase restarted containerd, and with
+	# it the kubelet (Requires=): node metrics are back at metrics-server's
+	# next scrapes (--metric-resolution=15s).
+	wait_for 60 "node metrics (kubectl top node)" kubectl top node || return 1
 	run kubectl top node || return 1
 	kubectl top node --no-headers | grep -q "^$NODE_NAME " || { echo "kubectl top node has no line for $NODE_NAME"; return 1; }
 }
@@ -990,7 +995,7 @@ s_bench() {
 			if [ "$mode" = serial ]; then
 				timeout --kill-after=10 "$STEP_TIMEOUT" k8s-single up -c "$CFG" --serial 2>&1 | stamp >"$out"
 			else
-				timeout --kill-after=10 "$STEP_TIMEOUT" k8s-single up -c "$CFG" 2>&1 | stamp >"$out"
+				timeout --kill-after=10 "$STEP_TIMEOUT" env -u K8S_SINGLE_SERIAL k8s-single up -c "$CFG" 2>&1 | stamp >"$out"
 			fi
 			[ "${PIPESTATUS[0]}" = 0 ] || { tail -n 30 "$out"; echo "up ($mode, run $i) failed"; return 1; }
 			local total

@@ -27,7 +27,7 @@ func ipv6Enabled() bool {
 func Certs() phases.Phase {
 	return phases.Phase{
 		Name:          PhaseCerts,
-		Short:         "make the CAs and every component certificate (cfssl)",
+		Short:         "make the CAs and every component certificate (keys with cfssl, signed in-process)",
 		Precious:      true,
 		After:         []phases.Name{PhasePreflight},
 		Irreplaceable: irreplaceablePKI(),

@@ -199,9 +199,9 @@ EOF
 # and starts the scenario again at boot (provision-smoke.sh set that up), so
 # the host follows its log in the share until the result, through every
 # further reboot. Fails when the log stops growing for STALL seconds (the
-# scenario's own step timeout plus a boot) or the guest is gone.
+# scenario's own step timeout plus a boot) or the guest is gone for 120 s.
 follow_reboots() {
-	local log=$RUN/share/scenario.log off size last=$SECONDS stall=$((STEP_TIMEOUT + 600)) boots=0
+	local log=$RUN/share/scenario.log off size last=$SECONDS stall=$((STEP_TIMEOUT + 600)) boots=0 gone=0
 	off=$(stat -c %s "$log")
 	while [ ! -s "$RUN/share/result" ]; do
 		if [ -e "$RUN/share/REBOOT" ]; then
@@ -218,8 +218,12 @@ follow_reboots() {
 			say "the scenario's log has not grown for ${stall}s since the reboot"
 			return 1
 		fi
-		if ! virsh list --name 2>/dev/null | grep -q .; then
-			say "the guest is not running any more"
+		# (libvirt's reboot of a qemu guest stops and resets the domain: it is
+		# not listed as running for a moment)
+		if virsh list --name 2>/dev/null | grep -q .; then
+			gone=0
+		elif [ $((gone += 1)) -gt 120 ]; then
+			say "the guest has not been running for 120s"
 			return 1
 		fi
 		sleep 1

@@ -78,6 +78,11 @@ func run(o options) error {
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	defer cancel()
 
+	// The browser and its tab live as long as the context of the first
+	// action: start them here, not under a page's timeout.
+	if err := chromedp.Do(ctx); err != nil {
+		return fmt.Errorf("starting %s: %w", o.chromium, err)
+	}
 	base := o.url + "c/" + o.cluster + "/"
 	pages := []page{
 		{
@@ -140,7 +145,7 @@ func (p page) load(ctx context.Context, timeout time.Duration) error {
 func (p page) screenshot(ctx context.Context, out, suffix string) string {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG (below: JPEG)
 	if err != nil {
 		return "none (" + err.Error() + ")"
 	}

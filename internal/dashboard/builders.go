@@ -127,11 +127,13 @@ func probe(scheme corev1.URIScheme, port string, initialDelay int32) *corev1.Pro
 	}
 }
 
-// startupProbe GETs / on a named port every second from one second after
-// the start, for up to two minutes (a slow node, an emulated VM); the kubelet
-// runs the readiness probe as soon as it succeeds.
+// startupProbe GETs / on a named port every second from three seconds after
+// the start (Headlamp v0.45.0 does not listen yet after one), for up to two
+// minutes (a slow node, an emulated VM); the kubelet runs the readiness probe
+// as soon as it succeeds. The dashboard phase runs beside the add-ons, so the
+// delay is not on `up`'s critical path.
 func startupProbe(scheme corev1.URIScheme, port string) *corev1.Probe {
-	p := probe(scheme, port, 1)
+	p := probe(scheme, port, 3)
 	p.PeriodSeconds, p.TimeoutSeconds, p.FailureThreshold = 1, 1, 120
 	return p
 }

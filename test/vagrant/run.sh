@@ -26,8 +26,8 @@
 #   CONFIG_EXTRA=yaml more top-level config sections, e.g. $'dashboard:\n  kind: none'
 #   SCENARIO=minimal  minimal (default): scenario.sh's $SMOKE_MINIMAL_STEPS (up from
 #                     nothing, no-op up, status, node, pods, metrics; ~10-13 min under
-#                     TCG); full: $SMOKE_VM_STEPS, every step but the day-2 and
-#                     CIS ones the nspawn tier proves (~22 min: README.md)
+#                     TCG); full: $SMOKE_VM_STEPS, every step but the day-2, CIS
+#                     and reinstall ones the nspawn tier proves, reboots included (~25 min)
 #   STEPS="boot up reboot"   only these steps of scenario.sh (default: SCENARIO's)
 #   TIMEOUT=1500      hard limit in seconds for vagrant up + provision (full: 3600)
 #   STEP_TIMEOUT=900 NODE_WAIT=600 NOOP_MAX=30 STATUS_WAIT=120  the scenario's knobs, loosened for TCG

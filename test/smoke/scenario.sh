@@ -987,6 +987,7 @@ s_backup_restore() {
 # metric, seconds). Last step: it leaves the node freshly installed.
 s_bench() {
 	[ -n "${BENCH:-}" ] || { echo "SKIP: BENCH is not set (make bench-up sets it)"; return 77; }
+	[[ $BENCH =~ ^[1-9][0-9]*$ ]] || { echo "BENCH=$BENCH: want a number of runs, e.g. BENCH=5"; return 1; }
 	need up || return 77
 	local modes=(graph) mode i out tsv=$SHARE/bench.tsv
 	[ "${BENCH_SERIAL:-}" = 1 ] && modes+=(serial)

@@ -201,18 +201,17 @@ EOF
 # further reboot. Fails when the log stops growing for STALL seconds (the
 # scenario's own step timeout plus a boot) or the guest is gone for 120 s.
 follow_reboots() {
-	local log=$RUN/share/scenario.log off size last=$SECONDS stall=$((STEP_TIMEOUT + 600)) boots=0 gone=0
-	off=$(stat -c %s "$log")
+	local log=$RUN/share/scenario.log seen last=$SECONDS stall=$((STEP_TIMEOUT + 600)) boots=0 gone=0
+	SMOKE_LOG_OFF=$(stat -c %s "$log") # (the provisioner printed what came before)
 	while [ ! -s "$RUN/share/result" ]; do
 		if [ -e "$RUN/share/REBOOT" ]; then
 			rm -f "$RUN/share/REBOOT"
 			boots=$((boots + 1))
 			say "the guest reboots (reboot $boots of the scenario): its systemd goes on with the scenario at boot; following $log"
 		fi
-		size=$(stat -c %s "$log")
-		if [ "$size" -gt "$off" ]; then
-			tail -c +$((off + 1)) "$log" | head -c $((size - off))
-			off=$size
+		seen=$SMOKE_LOG_OFF
+		smoke_stream_log "$log"
+		if [ "$SMOKE_LOG_OFF" -gt "$seen" ]; then
 			last=$SECONDS
 		elif [ $((SECONDS - last)) -gt "$stall" ]; then
 			say "the scenario's log has not grown for ${stall}s since the reboot"
@@ -228,7 +227,7 @@ follow_reboots() {
 		fi
 		sleep 1
 	done
-	tail -c +$((off + 1)) "$log"
+	smoke_stream_log "$log"
 	say "the scenario finished in the guest after $boots reboot(s): $(tr '\n' ';' <"$RUN/share/result")"
 }
 

@@ -162,12 +162,7 @@ func linkAll(from, to string, names []string) error {
 		return err
 	}
 	for _, n := range names {
-		tmp := filepath.Join(to, "."+n+".link")
-		os.Remove(tmp) // left by a killed run
-		if err := os.Link(filepath.Join(from, n), tmp); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, filepath.Join(to, n)); err != nil {
+		if err := linkAtomic(filepath.Join(from, n), filepath.Join(to, n)); err != nil {
 			return err
 		}
 	}

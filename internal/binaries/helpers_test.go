@@ -3,6 +3,7 @@ package binaries
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,18 +69,21 @@ func writeExecutable(t *testing.T, path string, data []byte) {
 	}
 }
 
-// assertInstalled checks that dir holds the 8 binaries with mode 0755 and
-// the fake content for the test versions, and that paths are their host paths.
+// assertInstalled checks that the config's release dir holds the 8
+// binaries with mode 0755 and the fake content for the test versions, and
+// that paths are the host paths of the versions dir, the release dir and
+// its binaries.
 func assertInstalled(t *testing.T, root host.Root, c *config.Cluster, paths []string) {
 	t.Helper()
-	if len(paths) != len(Names) {
-		t.Fatalf("Install returned %d paths, want %d: %v", len(paths), len(Names), paths)
+	wantPaths := []string{VersionsDir(c), ReleaseDir(c)}
+	for _, name := range Names {
+		wantPaths = append(wantPaths, filepath.Join(ReleaseDir(c), name))
 	}
-	for i, name := range Names {
-		want := filepath.Join(c.Binaries.InstallDir, name)
-		if paths[i] != want {
-			t.Errorf("path %d = %s, want %s", i, paths[i], want)
-		}
+	if !slices.Equal(paths, wantPaths) {
+		t.Fatalf("Install returned %v, want %v", paths, wantPaths)
+	}
+	for _, name := range Names {
+		want := filepath.Join(ReleaseDir(c), name)
 		p := root.Path(want)
 		st, err := os.Stat(p)
 		if err != nil {

@@ -36,29 +36,33 @@ var Names = slices.Concat(etcdNames, kubernetesNames)
 // modeBinary is the mode of every installed binary.
 const modeBinary = 0o755
 
-// Install puts the 8 binaries into binaries.installDir under root, from the
-// source the config names (build, dir or download), checks that each reports
-// the configured version, and returns their host paths in Names order.
+// Install puts the 8 binaries into the config's release directory under
+// binaries.installDir (see ReleaseDir) from the source the config names
+// (build, dir or download), checks that each reports the configured version,
+// and removes the release directories nothing uses any more. It leaves the
+// binaries the units run alone: the phase that restarts a component switches
+// it (Activate). It returns the host paths of every release directory and
+// binary it keeps.
 func Install(ctx context.Context, root host.Root, c *config.Cluster, out io.Writer) ([]string, error) {
-	dest := root.Path(c.Binaries.InstallDir)
+	dest := root.Path(ReleaseDir(c))
 	copied, err := fill(ctx, c, dest, out)
 	if err != nil {
 		return nil, err
 	}
 	if err := CheckVersions(dest, c); err != nil {
-		return nil, fmt.Errorf("installed binaries in %s: %w", dest, err)
+		return nil, fmt.Errorf("binaries in %s: %w", dest, err)
 	}
-	paths := make([]string, len(Names))
-	for i, n := range Names {
-		paths[i] = filepath.Join(c.Binaries.InstallDir, n)
+	kept, err := pruneReleases(root, c)
+	if err != nil {
+		return nil, err
 	}
-	fmt.Fprintf(out, "installed %d binaries into %s (kubernetes %s, etcd %s): %d copied, %d already identical\n",
-		len(Names), c.Binaries.InstallDir, c.KubernetesVersion, c.EtcdVersion, copied, len(Names)-copied)
-	return paths, nil
+	fmt.Fprintf(out, "%d binaries in %s (kubernetes %s, etcd %s): %d copied, %d already identical\n",
+		len(Names), ReleaseDir(c), c.KubernetesVersion, c.EtcdVersion, copied, len(Names)-copied)
+	return kept, nil
 }
 
 // fill writes the 8 binaries into dest from the configured source and
-// returns how many it copied (the others were already there).
+// returns how many it wrote (the others were already there).
 func fill(ctx context.Context, c *config.Cluster, dest string, out io.Writer) (int, error) {
 	switch c.Binaries.Source {
 	case "build":
@@ -66,13 +70,42 @@ func fill(ctx context.Context, c *config.Cluster, dest string, out io.Writer) (i
 		if err != nil {
 			return 0, err
 		}
-		return copyAll(pathsIn(dir, Names), dest)
+		return linkOrCopyAll(pathsIn(dir, Names), dest)
 	case "dir":
 		return installFromDir(c, dest)
 	case "download":
 		return Download(ctx, c, dest, out)
 	}
 	return 0, fmt.Errorf("binaries.source %q: want build, dir or download", c.Binaries.Source)
+}
+
+// linkOrCopyAll puts each binary of paths (name to file) at dest/name as a
+// hard link of its build output, which k8s-single's cache never rewrites in
+// place, or a copy when they are on different filesystems; it returns how
+// many it wrote.
+func linkOrCopyAll(paths map[string]string, dest string) (int, error) {
+	written := 0
+	for _, name := range Names {
+		src, dst := paths[name], filepath.Join(dest, name)
+		if sameFile(src, dst) {
+			continue
+		}
+		if err := linkAtomic(src, dst); err == nil {
+			if err := os.Chmod(dst, modeBinary); err != nil {
+				return written, err
+			}
+			written++
+			continue
+		}
+		done, err := copyFile(src, dst)
+		if err != nil {
+			return written, err
+		}
+		if done {
+			written++
+		}
+	}
+	return written, nil
 }
 
 // copyAll puts each binary of paths (name to file) at dest/name with put and

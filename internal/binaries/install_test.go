@@ -86,7 +86,7 @@ func TestInstallCopiesOnlyWhatChanged(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			dest := root.Path(c.Binaries.InstallDir)
+			dest := root.Path(ReleaseDir(c))
 			assertCopied(t, root, c, len(Names))
 			before := map[string]installed{}
 			for _, n := range Names {
@@ -114,7 +114,7 @@ func TestInstallCopiesOnlyWhatChanged(t *testing.T) {
 func assertCopied(t *testing.T, root host.Root, c *config.Cluster, copied int) {
 	t.Helper()
 	var out bytes.Buffer
-	paths, err := Install(context.Background(), root, c, &out)
+	_, err := Install(context.Background(), root, c, &out)
 	if err != nil {
 		t.Fatalf("Install: %v\n%s", err, out.String())
 	}
@@ -122,8 +122,8 @@ func assertCopied(t *testing.T, root host.Root, c *config.Cluster, copied int) {
 	if !strings.Contains(out.String(), want) {
 		t.Errorf("output lacks %q:\n%s", want, out.String())
 	}
-	for i, name := range Names {
-		p := root.Path(paths[i])
+	for _, name := range Names {
+		p := root.Path(filepath.Join(ReleaseDir(c), name))
 		st, err := os.Lstat(p)
 		if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != modeBinary {
 			t.Errorf("%s: %v, %v; want a regular file with mode 0755", name, st, err)

@@ -7,12 +7,14 @@ import (
 	"github.com/k8s-single/k8s-single/internal/phases"
 )
 
-// Binaries puts the 8 binaries into the install dir, built from source,
-// copied from a directory or downloaded, and checks their versions.
+// Binaries puts the 8 binaries into the config's release dir under the
+// install dir, built from source, copied from a directory or downloaded, and
+// checks their versions, while the cluster keeps running: the phases that
+// restart each component switch it to them.
 func Binaries() phases.Phase {
 	return phases.Phase{
 		Name:     PhaseBinaries,
-		Short:    "put etcd, etcdctl and the 6 Kubernetes binaries into the install dir",
+		Short:    "put etcd, etcdctl and the 6 Kubernetes binaries into their release dir",
 		Precious: true,
 		After:    []phases.Name{PhasePreflight},
 		Inputs: func(c *phases.Context) (any, error) {
@@ -25,7 +27,7 @@ func Binaries() phases.Phase {
 			return err
 		},
 		Plan: func(c *phases.Context) []string {
-			return []string{fmt.Sprintf("put %d binaries into %s (source: %s)", len(binaries.Names), c.Config.Binaries.InstallDir, c.Config.Binaries.Source)}
+			return []string{fmt.Sprintf("put %d binaries into %s (source: %s)", len(binaries.Names), binaries.ReleaseDir(c.Config), c.Config.Binaries.Source)}
 		},
 	}
 }

@@ -51,8 +51,10 @@ func ControlPlane() phases.Phase {
 			if err := c.Root.MkdirAll(layout.AuditLogDir, layout.ModePrivateDir); err != nil {
 				return err
 			}
-			backupBeforeRestart(c, "kube-apiserver.service")
-			return startUnits(c, unitNames(controlPlaneComponents)...)
+			if err := backupBeforeRestart(c, "kube-apiserver.service", controlPlaneBinaries()...); err != nil {
+				return err
+			}
+			return restartComponents(c, controlPlaneComponents...)
 		},
 		Verify: verifyControlPlane,
 		Undo: func(c *phases.Context) error {
@@ -68,6 +70,15 @@ func ControlPlane() phases.Phase {
 		Irreplaceable: []phases.Irreplaceable{{Path: layout.EncryptionConfig,
 			Why: "it holds the key that encrypts the Secrets in etcd; with a new key they could not be read"}},
 	}
+}
+
+// controlPlaneBinaries are the binaries the control-plane phase switches.
+func controlPlaneBinaries() []string {
+	var names []string
+	for _, n := range controlPlaneComponents {
+		names = append(names, components[n].binaries...)
+	}
+	return names
 }
 
 func unitNames(components []string) []string {

@@ -30,8 +30,10 @@ func Etcd() phases.Phase {
 			if err := prepareEtcdDataDir(c); err != nil {
 				return err
 			}
-			backupBeforeRestart(c, "etcd.service")
-			return startUnits(c, "etcd.service")
+			if err := backupBeforeRestart(c, "etcd.service", components["etcd"].binaries...); err != nil {
+				return err
+			}
+			return restartComponents(c, "etcd")
 		},
 		Verify: verifyEtcd,
 		Undo: func(c *phases.Context) error {
@@ -119,12 +121,9 @@ func verifyEtcd(c *phases.Context) error {
 		return err
 	}
 	defer cli.Close()
-	c.Waitf("etcd to answer over mTLS on 127.0.0.1:%d, up to %s", c.Config.Etcd.ClientPort, etcdHealthTimeout)
-	start := time.Now()
 	if err := waitEtcdHealthy(c, cli, etcdHealthTimeout); err != nil {
 		return err
 	}
-	c.Printf("etcd healthy after %s", time.Since(start).Round(time.Millisecond))
 	ctx, cancel := context.WithTimeout(c, 30*time.Second)
 	defer cancel()
 	// After the node's address changed, the member still advertises the old one.

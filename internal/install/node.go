@@ -50,7 +50,7 @@ func Node() phases.Phase {
 			}
 			return fs.write(c)
 		},
-		Start:  func(c *phases.Context) error { return startUnits(c, unitNames(nodeComponents)...) },
+		Start:  func(c *phases.Context) error { return restartComponents(c, nodeComponents...) },
 		Verify: verifyNode,
 		// The pods themselves are the runtime phase's Undo (it runs next).
 		Undo: undoNode,

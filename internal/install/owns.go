@@ -18,12 +18,15 @@ var ownedDirs = []string{layout.KubernetesDir, "/opt/kubernetes", layout.Kubelet
 
 // Owns reports whether reset may delete hostPath: a path inside the
 // directories k8s-single owns or etcd's data dir, one of the binaries in
-// binaries.installDir (k8s-single itself included), or one of the few files
+// binaries.installDir (k8s-single itself included) or its release dirs, or one of the few files
 // it writes into the system's directories (its units and timer, the CNI
 // conflist, containerd's config, its sysctl file). A journal naming anything else was edited or damaged.
 func Owns(c *config.Cluster, hostPath string) bool {
 	inside := func(dir string) bool { return hostPath == dir || strings.HasPrefix(hostPath, dir+"/") }
 	if slices.ContainsFunc(ownedDirs, inside) || inside(c.Etcd.DataDir) {
+		return true
+	}
+	if inside(binaries.VersionsDir(c)) {
 		return true
 	}
 	if path.Dir(hostPath) == c.Binaries.InstallDir && slices.Contains(slices.Concat(binaries.Names, []string{units.Self}), path.Base(hostPath)) {

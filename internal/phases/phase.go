@@ -88,6 +88,14 @@ type Context struct {
 	tracked []string
 	// recorded is what the journal held for the phase when it started.
 	recorded []Artifact
+	// replaced keeps what WriteFile overwrote in this run, for Restore.
+	replaced map[string]replacedFile
+}
+
+// replacedFile is a file's content and mode before WriteFile replaced it.
+type replacedFile struct {
+	data []byte
+	mode os.FileMode
 }
 
 // Recorded reports whether the journal recorded the host path as a file of
@@ -103,12 +111,39 @@ func (c *Context) Recorded(hostPath string) bool {
 func (c *Context) WriteFile(hostPath string, data []byte, mode os.FileMode) error {
 	c.Track(hostPath)
 	p := c.Root.Path(hostPath)
-	if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, data) {
-		if st, err := os.Stat(p); err == nil && st.Mode().Perm() == mode {
+	old, err := os.ReadFile(p)
+	st, serr := os.Stat(p)
+	if err == nil && serr == nil {
+		if bytes.Equal(old, data) && st.Mode().Perm() == mode {
 			return nil
+		}
+		if _, ok := c.replaced[hostPath]; !ok {
+			if c.replaced == nil {
+				c.replaced = map[string]replacedFile{}
+			}
+			c.replaced[hostPath] = replacedFile{old, st.Mode().Perm()}
 		}
 	}
 	return c.Root.WriteFile(hostPath, data, mode, layout.ModeDir)
+}
+
+// Restore writes back, atomically, each of the host files that WriteFile
+// replaced in this run (a failed upgrade's unit goes back to the one its
+// previous binary ran with), and returns those it restored.
+func (c *Context) Restore(hostPaths ...string) ([]string, error) {
+	var restored []string
+	for _, hp := range hostPaths {
+		old, ok := c.replaced[hp]
+		if !ok {
+			continue
+		}
+		if err := c.Root.WriteFile(hp, old.data, old.mode, layout.ModeDir); err != nil {
+			return restored, fmt.Errorf("restore %s: %w", hp, err)
+		}
+		delete(c.replaced, hp)
+		restored = append(restored, hp)
+	}
+	return restored, nil
 }
 
 // Track records host paths that another package wrote as artifacts of the phase.

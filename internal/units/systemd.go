@@ -203,3 +203,17 @@ func (m *Manager) property(ctx context.Context, unit, name string) (string, erro
 func unitError(unit, what string) error {
 	return fmt.Errorf("%s %s (see journalctl -u %s)", unit, what, unit)
 }
+
+// Restarts is the unit's NRestarts: how many times systemd restarted it
+// since it was last started by hand (a crash loop counts up every RestartSec).
+func (m *Manager) Restarts(ctx context.Context, unit string) (uint32, error) {
+	p, err := m.conn.GetServicePropertyContext(ctx, unit, "NRestarts")
+	if err != nil {
+		return 0, fmt.Errorf("read NRestarts of %s: %w", unit, err)
+	}
+	n, ok := p.Value.Value().(uint32)
+	if !ok {
+		return 0, fmt.Errorf("read NRestarts of %s: not a number: %v", unit, p.Value)
+	}
+	return n, nil
+}

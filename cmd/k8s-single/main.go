@@ -48,6 +48,7 @@ phase recorded in a journal, so a failed or interrupted run resumes where it sto
 		newVersionCommand(),
 		newConfigCommand(),
 		newUpCommand(g),
+		newUpgradeCommand(g),
 		newPhaseCommand(g),
 		newCertsCommand(g),
 		newEtcdCommand(g),

@@ -6,6 +6,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/install"
 	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/printer"
+	"github.com/k8s-single/k8s-single/internal/skew"
 )
 
 func newPhaseCommand(g *globals) *cobra.Command {
@@ -37,7 +38,7 @@ func newPhaseCommand(g *globals) *cobra.Command {
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: phaseNames(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runUp(cmd, g, phases.Options{Only: phases.Name(args[0]), DryRun: dryRun})
+			return runUp(cmd, g, phases.Options{Only: phases.Name(args[0]), DryRun: dryRun}, skew.Options{})
 		},
 	}
 	run.Flags().BoolVar(&dryRun, "dry-run", false, "render the phase's files but start nothing")

@@ -13,6 +13,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/skew"
 )
 
 func newRestoreCommand(g *globals) *cobra.Command {
@@ -95,7 +96,7 @@ func runRestore(cmd *cobra.Command, g *globals, archive string, up bool) error {
 	}
 	upStart := time.Now()
 	fmt.Fprintln(out, "running k8s-single up")
-	if err := runUp(cmd, g, phases.Options{}); err != nil {
+	if err := runUp(cmd, g, phases.Options{}, skew.Options{}); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "restore + up took %s (up %s)\n", time.Since(start).Round(time.Millisecond), time.Since(upStart).Round(time.Millisecond))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/k8s-single/k8s-single/internal/install"
 	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/skew"
 )
 
 // serialEnv set to 1 makes up run one phase at a time, as --serial does.
@@ -18,6 +19,7 @@ const serialEnv = "K8S_SINGLE_SERIAL"
 
 func newUpCommand(g *globals) *cobra.Command {
 	var opts phases.Options
+	var upgrade skew.Options
 	var from, only string
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -27,7 +29,13 @@ once (the runtime beside etcd and the control plane, the dashboard beside the
 add-ons); --serial (or K8S_SINGLE_SERIAL=1) runs them one at a time in the order
 of phase list. A phase whose inputs (its part of the config and the outputs of the
 phases it depends on) are unchanged and whose files are intact is skipped, so up on
-an installed node is a quick no-op and up after a failure resumes.`,
+an installed node is a quick no-op and up after a failure resumes.
+
+A changed kubernetesVersion or etcdVersion is an upgrade: checked against the
+version rules before anything is touched (see k8s-single upgrade plan), then the
+new binaries are staged while the cluster runs, a backup is taken, and etcd, the
+control plane, the kubelet and kube-proxy are switched and restarted one at a
+time, each healthy before the next; one that fails goes back to its old binary.`,
 		Example: `  k8s-single up
   k8s-single up -c cluster.yaml
   k8s-single up --dry-run --root /tmp/stage     # render every file, start nothing
@@ -36,22 +44,32 @@ an installed node is a quick no-op and up after a failure resumes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.From, opts.Only = phases.Name(from), phases.Name(only)
-			return runUp(cmd, g, opts)
+			return runUp(cmd, g, opts, upgrade)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "render every file under --root but start nothing (needs no root)")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "re-run phases even when their inputs are unchanged (the CA is still kept)")
 	cmd.Flags().StringVar(&from, "from", "", "re-run this phase and every phase after it")
 	cmd.Flags().StringVar(&only, "only", "", "run only this phase")
+	cmd.Flags().BoolVar(&upgrade.AllowDowngrade, "allow-downgrade", false,
+		"allow moving to an older patch release of the installed minor version")
 	cmd.Flags().BoolVar(&opts.Serial, "serial", os.Getenv(serialEnv) == "1",
 		"run one phase at a time in the order of phase list, not every phase whose dependencies are done (default from "+serialEnv+"=1)")
 	return cmd
 }
 
-// runUp loads the config, runs the phases and prints a one-line count and
-// the summary (versions, endpoints, kubeconfig, time per phase).
-func runUp(cmd *cobra.Command, g *globals, opts phases.Options) error {
+// runUp loads the config, checks a change of versions against the upgrade
+// rules, runs the phases and prints a one-line count and the summary
+// (versions, endpoints, kubeconfig, time per phase).
+func runUp(cmd *cobra.Command, g *globals, opts phases.Options, upgrade skew.Options) error {
 	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	plan, err := install.CheckUpgrade(g.hostRoot(), cfg, upgrade)
+	if plan.Steps != nil && (err != nil || plan.Changes()) {
+		plan.Write(cmd.OutOrStdout())
+	}
 	if err != nil {
 		return err
 	}

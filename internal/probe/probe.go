@@ -4,6 +4,7 @@
 package probe
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -28,15 +29,7 @@ type Endpoint struct {
 
 // Get fetches the endpoint once and returns the status code and body.
 func (e Endpoint) Get(ctx context.Context) (int, string, error) {
-	client, err := e.client()
-	if err != nil {
-		return 0, "", err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.URL, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	resp, err := client.Do(req)
+	resp, err := e.get(ctx)
 	if err != nil {
 		return 0, "", err
 	}
@@ -108,4 +101,42 @@ func describe(code int, body string, err error) string {
 		body = body[:200] + "..."
 	}
 	return fmt.Sprintf("HTTP %d %s", code, body)
+}
+
+// Line returns the first line of the endpoint's 200 response that starts
+// with prefix, reading no more than it needs: a metric out of a
+// Prometheus page of any size.
+func (e Endpoint) Line(ctx context.Context, prefix string) (string, error) {
+	resp, err := e.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: HTTP %d", e.URL, resp.StatusCode)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), prefix) {
+			return sc.Text(), nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	return "", fmt.Errorf("%s has no line starting with %q", e.URL, prefix)
+}
+
+// get sends the GET request; the caller closes the response's body.
+func (e Endpoint) get(ctx context.Context) (*http.Response, error) {
+	client, err := e.client()
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.URL, nil)
+	if err != nil {
+		return nil, err
+	}
+	return client.Do(req)
 }

@@ -99,5 +99,9 @@ func runUp(cmd *cobra.Command, g *globals, opts phases.Options, upgrade skew.Opt
 	if err != nil {
 		return err
 	}
-	return install.NewSummary(g.hostRoot(), cfg, outcomes, states, total, opts.DryRun, install.RuntimeVersions(g.hostRoot())).Write(out)
+	summary := install.NewSummary(g.hostRoot(), cfg, outcomes, states, total, opts.DryRun, install.RuntimeVersions(g.hostRoot()))
+	if !opts.DryRun {
+		summary.SetRunning(install.RunningVersions(ctx, g.hostRoot(), cfg))
+	}
+	return summary.Write(out)
 }

@@ -22,7 +22,9 @@ type ComponentHealth struct {
 	// UnitState is systemd's ActiveState, or "unknown" without systemd.
 	UnitState string `json:"unitState"`
 	Healthy   bool   `json:"healthy"`
-	Detail    string `json:"detail,omitempty"`
+	// Version is what the daemon reports it runs ("" when it does not say).
+	Version string `json:"version,omitempty"`
+	Detail  string `json:"detail,omitempty"`
 }
 
 // StatusReport is the journal and the live health of every component.
@@ -42,9 +44,9 @@ func (r StatusReport) Table() ([]string, [][]string) {
 		if c.Healthy {
 			health = "healthy"
 		}
-		rows[i] = []string{c.Component, c.Unit, c.UnitState, health, c.Detail}
+		rows[i] = []string{c.Component, c.Unit, c.UnitState, health, c.Version, c.Detail}
 	}
-	return []string{"COMPONENT", "UNIT", "UNIT STATE", "HEALTH", "DETAIL"}, rows
+	return []string{"COMPONENT", "UNIT", "UNIT STATE", "HEALTH", "VERSION", "DETAIL"}, rows
 }
 
 // healthCheck is how one component proves it is alive.
@@ -131,6 +133,7 @@ func Status(ctx context.Context, root host.Root, c *config.Cluster) (StatusRepor
 		}
 		report.Warnings = append(report.Warnings, certs.Warnings(expiry, certs.WarnWithin)...)
 	}
+	running := RunningVersions(ctx, root, c)
 	mgr, mgrErr := units.NewManager(ctx)
 	if mgrErr == nil {
 		defer mgr.Close()
@@ -139,7 +142,7 @@ func Status(ctx context.Context, root host.Root, c *config.Cluster) (StatusRepor
 		if !done[hc.phase] {
 			continue
 		}
-		h := ComponentHealth{Component: hc.component, Unit: hc.component + ".service", UnitState: "unknown"}
+		h := ComponentHealth{Component: hc.component, Unit: hc.component + ".service", UnitState: "unknown", Version: running[hc.component]}
 		if mgrErr == nil {
 			if st, err := mgr.ActiveState(ctx, h.Unit); err == nil {
 				h.UnitState = st

@@ -22,6 +22,9 @@ import (
 type Summary struct {
 	// Versions are "name version" pairs: Kubernetes, etcd, the runtime, k8s-single.
 	Versions [][2]string
+	// Running are "daemon version" pairs as each daemon reports it, in
+	// upgrade order (none in a dry run).
+	Running [][2]string
 	// Access are "what where" pairs: endpoints, the kubeconfig, the CA.
 	Access [][2]string
 	// Phases is one row per phase: this run's action and duration, or the
@@ -43,6 +46,16 @@ type PhaseTime struct {
 	// journal recorded (zero when the phase never finished).
 	Took     time.Duration
 	LastTime bool
+}
+
+// SetRunning records the versions the daemons report (RunningVersions),
+// in upgrade order.
+func (s *Summary) SetRunning(running map[string]string) {
+	for _, name := range upgradeOrder {
+		if v, ok := running[name]; ok {
+			s.Running = append(s.Running, [2]string{name, v})
+		}
+	}
 }
 
 // NewSummary assembles the summary from the config, this run's outcomes and
@@ -124,6 +137,13 @@ func (s Summary) Write(w io.Writer) error {
 		versions[i] = v[0] + " " + v[1]
 	}
 	fmt.Fprintf(tw, "  versions\t%s\n", strings.Join(versions, ", "))
+	if len(s.Running) > 0 {
+		running := make([]string, len(s.Running))
+		for i, v := range s.Running {
+			running[i] = v[0] + " " + v[1]
+		}
+		fmt.Fprintf(tw, "  running\t%s\n", strings.Join(running, ", "))
+	}
 	for _, a := range s.Access {
 		fmt.Fprintf(tw, "  %s\t%s\n", a[0], a[1])
 	}

@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/k8s-single/k8s-single/internal/install.Version=$(VERSION)
 BIN       := bin/k8s-single
 
-.PHONY: all build up test lint integration binaries images kube-bench smoke vagrant bench-up bench bench-cli fuzz clean
+.PHONY: all build up test lint integration binaries images kube-bench smoke smoke-upgrade vagrant bench-up bench bench-cli fuzz clean
 
 all: build
 
@@ -45,6 +45,18 @@ kube-bench:
 
 # smoke: the whole cluster under real systemd in systemd-nspawn (root).
 smoke: binaries images kube-bench
+	test/smoke/run.sh
+
+# smoke-upgrade: the upgrade tier (root): the nspawn node installs the release of
+# test/smoke/upgrade-from.yaml (built once into the cache like the other), refuses a
+# two-minor jump and a downgrade, survives an apiserver that cannot start on the new
+# release (rolled back), then upgrades to the defaults and checks the cluster.
+UPGRADE_FROM = test/smoke/upgrade-from.yaml
+smoke-upgrade: binaries images
+	OLD_BIN_DIR=$$($(BIN) -c $(UPGRADE_FROM) build --cache-dir $(CACHE_DIR) --print-dir) \
+	OLD_KUBERNETES_VERSION=$$(sed -n 's/^kubernetesVersion: //p' $(UPGRADE_FROM)) \
+	OLD_ETCD_VERSION=$$(sed -n 's/^etcdVersion: //p' $(UPGRADE_FROM)) \
+	STEPS="boot up-old upgrade-refused upgrade-fault upgrade noop-up status nodes pods metrics" \
 	test/smoke/run.sh
 
 # vagrant: the same scenario in a VM driven by vagrant + vagrant-libvirt (root;

@@ -9,6 +9,9 @@
 # Environment (all optional):
 #   K8S_SINGLE=path   use this k8s-single instead of `make build` in the repo
 #   BIN_DIR=dir       the 8 binaries (default: `k8s-single build --print-dir`)
+#   OLD_BIN_DIR=dir   the 8 binaries of an older release, for the upgrade steps
+#                     (make smoke-upgrade: those of test/smoke/upgrade-from.yaml),
+#                     with OLD_KUBERNETES_VERSION and OLD_ETCD_VERSION
 #   IMAGES=dir        image bundle (default: /var/cache/k8s-single/images)
 #   BUILD_IMAGES=auto run `k8s-single images build --out $IMAGES` when the bundle
 #                     lacks an image `k8s-single images list` names; 1: always;
@@ -318,6 +321,7 @@ NSPAWN=(systemd-nspawn -D "$R" --machine="$MACHINE"
 	--bind-ro="$KUBE_BENCH_DIR:/opt/kube-bench"
 	--resolv-conf=off --link-journal=no --console=read-only --kill-signal=SIGRTMIN+3)
 [ -n "${IMAGES:-}" ] && NSPAWN+=(--bind-ro="$IMAGES:/opt/k8s-single/images")
+[ -n "${OLD_BIN_DIR:-}" ] && NSPAWN+=(--bind-ro="$OLD_BIN_DIR:/opt/k8s-single/binaries-old")
 NSPAWN+=(/usr/local/sbin/nsinit)
 echo "${NSPAWN[*]}" >"$RUN/nspawn.cmd"
 say "booting: ${NSPAWN[*]}"

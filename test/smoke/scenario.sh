@@ -120,6 +120,8 @@ step() {
 need() {
 	local s
 	for s in "$@"; do
+		# the upgrade tier's cluster comes from up-old and upgrade, not up
+		[ "$s" = up ] && [ "${RESULT[upgrade]:-}" = PASS ] && continue
 		if [ "${RESULT[$s]:-}" != PASS ]; then
 			echo "SKIP: needs step '$s', which did not pass"
 			return 1
@@ -1064,9 +1066,160 @@ bench_table() {
 		}' "$tsv"
 }
 
+# ---- the upgrade tier (make smoke-upgrade): OLD_KUBERNETES_VERSION and
+# OLD_ETCD_VERSION, the binaries of that release at /opt/k8s-single/binaries-old.
+OLD_CFG=/etc/k8s-single/old.yaml
+
+# with_versions K8S ETCD [DIR] prints the smoke config with other versions
+# (and binaries.dir).
+with_versions() {
+	sed -e "/^kind: Cluster/a kubernetesVersion: $1\netcdVersion: $2" \
+		-e "s#^  dir: .*#  dir: ${3:-/opt/k8s-single/binaries}#" "$CFG"
+}
+
+# running_versions prints "daemon version" per line, as k8s-single status
+# reads them from the daemons.
+running_versions() { k8s-single status -o json | jq -r '.components[] | select(.version) | "\(.component) \(.version)"'; }
+
+# expect_running K8S ETCD: every daemon reports these versions.
+expect_running() {
+	local got want
+	got=$(running_versions | grep -v '^containerd' | sort)
+	want=$(printf '%s\n' "etcd $2" "kube-apiserver $1" "kube-controller-manager $1" "kube-scheduler $1" "kubelet $1" "kube-proxy $1" | sort)
+	if [ "$got" != "$want" ]; then
+		echo "the daemons report:"; echo "$got" | sed 's/^/  /'
+		echo "want:"; echo "$want" | sed 's/^/  /'
+		return 1
+	fi
+	echo "every daemon reports its version: Kubernetes $1, etcd $2"
+}
+
+# avail_start NAME polls the apiserver's /readyz (admin certificate) every
+# 0.2 s in the background; avail_stop prints the longest time it did not
+# answer 200.
+avail_start() {
+	AVAIL=$OUT/avail.$1
+	(while :; do
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 --cacert /etc/kubernetes/pki/ca.crt \
+			--cert /etc/kubernetes/pki/admin.crt --key /etc/kubernetes/pki/admin.key "https://$NODE_IP:6443/readyz")
+		echo "$EPOCHREALTIME $code"
+		sleep 0.2
+	done) >"$AVAIL" 2>/dev/null &
+	AVAIL_PID=$!
+}
+avail_stop() {
+	kill "$AVAIL_PID" 2>/dev/null
+	wait "$AVAIL_PID" 2>/dev/null
+	awk '$2 != 200 && !down { down = 1; from = $1 } $2 == 200 && down { down = 0; if ($1 - from > max) max = $1 - from }
+		END { if (down) max = -1; printf "%.1f\n", max }' "$AVAIL"
+}
+
+s_up_old() {
+	[ -n "${OLD_KUBERNETES_VERSION:-}" ] && [ -x /opt/k8s-single/binaries-old/kube-apiserver ] ||
+		{ echo "SKIP: no older release (OLD_KUBERNETES_VERSION, /opt/k8s-single/binaries-old: make smoke-upgrade)"; return 77; }
+	with_versions "$OLD_KUBERNETES_VERSION" "$OLD_ETCD_VERSION" /opt/k8s-single/binaries-old >"$OLD_CFG"
+	k8s up-old up -c "$OLD_CFG" || return 1
+	all_done || return 1
+	expect_running "$OLD_KUBERNETES_VERSION" "$OLD_ETCD_VERSION" || return 1
+	day2_objects || return 1
+	kubectl -n day2 get pods -l app=web -o jsonpath='{range .items[*]}{.metadata.uid}{"\n"}{end}' | sort >"$OUT/web-pods.before"
+}
+
+# upgrade-refused: a two-minor jump and a downgrade are refused before
+# anything is touched, naming the rule.
+s_upgrade_refused() {
+	need up-old || return 77
+	local minor=${OLD_KUBERNETES_VERSION#v1.} v rule before after
+	minor=${minor%%.*}
+	before=$(sha256sum /var/lib/k8s-single/journal.json; ls -li /opt/kubernetes/bin)
+	for v in "v1.$((minor + 2)).0|one minor version at a time" "v1.$((minor - 1)).0|no downgrade to an older minor version"; do
+		rule=${v#*|} v=${v%|*}
+		with_versions "$v" "$OLD_ETCD_VERSION" >"$OUT/refused.yaml"
+		if k8s refused up -c "$OUT/refused.yaml"; then
+			echo "up to $v from $OLD_KUBERNETES_VERSION succeeded; want it refused"
+			return 1
+		fi
+		grep -qF "$rule" "$OUT/refused.out" || { echo "the refusal of $v does not name the rule '$rule'"; return 1; }
+		echo "up to Kubernetes $v refused: $rule"
+	done
+	after=$(sha256sum /var/lib/k8s-single/journal.json; ls -li /opt/kubernetes/bin)
+	[ "$before" = "$after" ] || { echo "a refused up changed the journal or the binaries"; return 1; }
+	echo "nothing changed: the journal and every binary are as before"
+}
+
+# upgrade-fault: the new release's kube-apiserver cannot start (a binary that
+# answers --version but exits at once); up fails naming it, puts the old one
+# back and leaves the cluster healthy; the objects are intact.
+FAULTY=/var/tmp/faulty-release
+s_upgrade_fault() {
+	need up-old || return 77
+	local b down
+	rm -rf "$FAULTY" && mkdir -p "$FAULTY"
+	for b in /opt/k8s-single/binaries/*; do ln -s "$b" "$FAULTY/"; done
+	rm "$FAULTY/kube-apiserver"
+	cat >"$FAULTY/kube-apiserver" <<'SH'
+#!/bin/sh
+[ "$1" = --version ] && exec /opt/k8s-single/binaries/kube-apiserver --version
+echo "smoke failpoint: this kube-apiserver refuses to start" >&2
+exit 1
+SH
+	chmod 0755 "$FAULTY/kube-apiserver"
+	sed "s#^  dir: .*#  dir: $FAULTY#" "$CFG" >"$OUT/faulty.yaml"
+	avail_start fault
+	if k8s fault up -c "$OUT/faulty.yaml"; then
+		avail_stop >/dev/null
+		echo "up with an apiserver that cannot start succeeded"
+		return 1
+	fi
+	down=$(avail_stop)
+	grep -q "kube-apiserver on kubernetes-.* failed, so it was rolled back" "$OUT/fault.out" ||
+		{ echo "up's error does not say the kube-apiserver failed and was rolled back"; return 1; }
+	grep -q "smoke failpoint" "$OUT/fault.out" || { echo "up's error lacks the apiserver's log lines"; return 1; }
+	echo "up failed naming the kube-apiserver, with its log lines; the apiserver was unavailable for ${down}s at most"
+	s_status >"$OUT/fault.status" 2>&1 || { cat "$OUT/fault.status"; return 1; }
+	[ "$(running_versions | awk '$1 == "kube-apiserver" { print $2 }')" = "$OLD_KUBERNETES_VERSION" ] ||
+		{ echo "the kube-apiserver does not run $OLD_KUBERNETES_VERSION after the rollback"; running_versions; return 1; }
+	echo "after the failure every component is healthy and the kube-apiserver runs $OLD_KUBERNETES_VERSION again:"
+	running_versions | sed 's/^/  /'
+	run k8s-single phase list
+	day2_intact
+}
+
+# upgrade: the config's versions move one minor up; up upgrades in place,
+# the objects and the running pods survive, and a second up is a no-op.
+s_upgrade() {
+	need up-old || return 77
+	local down want_k want_e b
+	run k8s-single upgrade plan -c "$CFG" || return 1
+	avail_start upgrade
+	k8s upgrade up -c "$CFG" || { avail_stop >/dev/null; return 1; }
+	down=$(avail_stop)
+	grep -q FAILED "$OUT/upgrade.out" && return 1
+	all_done || return 1
+	want_k=$(sed -n 's/.*versions Kubernetes \(v[^ ,]*\), etcd \(v[^ ,]*\).*/\1/p' "$OUT/upgrade.out" | tail -n 1)
+	want_e=$(sed -n 's/.*versions Kubernetes \(v[^ ,]*\), etcd \(v[^ ,]*\).*/\2/p' "$OUT/upgrade.out" | tail -n 1)
+	[ "$want_k" != "$OLD_KUBERNETES_VERSION" ] || { echo "the config names the old version $want_k"; return 1; }
+	expect_running "$want_k" "$want_e" || return 1
+	for b in /opt/kubernetes/bin/kubectl /opt/kubernetes/bin/etcdctl; do
+		cmp -s "$b" "/opt/k8s-single/binaries/${b##*/}" || { echo "$b is not the new release's"; return 1; }
+	done
+	echo "the apiserver was unavailable for ${down}s at most during the upgrade"
+	echo "$down" >"$SHARE/upgrade.apiserver-down"
+	grep -h "backup before restarting" "$OUT"/fault.out "$OUT"/upgrade.out 2>/dev/null | head -n 1
+	ls /var/lib/k8s-single/backups/*.tar.gz >/dev/null 2>&1 || { echo "no backup was taken before the upgrade"; return 1; }
+	day2_intact || return 1
+	kubectl -n day2 get pods -l app=web -o jsonpath='{range .items[*]}{.metadata.uid}{"\n"}{end}' | sort >"$OUT/web-pods.after"
+	cmp -s "$OUT/web-pods.before" "$OUT/web-pods.after" ||
+		{ echo "the Deployment's pods were replaced during the upgrade"; diff "$OUT/web-pods.before" "$OUT/web-pods.after"; return 1; }
+	echo "the Deployment's 2 pods kept running through the upgrade (same pod UIDs)"
+	run k8s-single phase list
+}
+
 # ---- main ----
 # The steps in order: name and function.
-SCENARIO_STEPS=(boot:s_boot up:s_up phase-list:s_phase_list noop-up:s_noop kill-mid-phase:s_kill
+SCENARIO_STEPS=(boot:s_boot
+	up-old:s_up_old upgrade-refused:s_upgrade_refused upgrade-fault:s_upgrade_fault upgrade:s_upgrade
+	up:s_up phase-list:s_phase_list noop-up:s_noop kill-mid-phase:s_kill
 	resume:s_resume etcd-health:s_etcd_health status:s_status nodes:s_nodes pods:s_pods
 	metrics:s_metrics dashboard:s_dashboard cis:s_cis hardening:s_hardening kill-daemons:s_kill_daemons
 	doctor:s_doctor renew:s_renew backup-timer:s_backup_timer backup-restore:s_backup_restore reset:s_reset up-after-reset:s_up_again

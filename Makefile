@@ -50,13 +50,14 @@ smoke: binaries images kube-bench
 # smoke-upgrade: the upgrade tier (root): the nspawn node installs the release of
 # test/smoke/upgrade-from.yaml (built once into the cache like the other), refuses a
 # two-minor jump and a downgrade, survives an apiserver that cannot start on the new
-# release (rolled back), then upgrades to the defaults and checks the cluster.
+# release (rolled back), upgrades to the defaults and checks the cluster, then
+# returns to the backup taken before the upgrade (upgrade rollback).
 UPGRADE_FROM = test/smoke/upgrade-from.yaml
 smoke-upgrade: binaries images
 	OLD_BIN_DIR=$$($(BIN) -c $(UPGRADE_FROM) build --cache-dir $(CACHE_DIR) --print-dir) \
 	OLD_KUBERNETES_VERSION=$$(sed -n 's/^kubernetesVersion: //p' $(UPGRADE_FROM)) \
 	OLD_ETCD_VERSION=$$(sed -n 's/^etcdVersion: //p' $(UPGRADE_FROM)) \
-	STEPS="boot up-old upgrade-refused upgrade-fault upgrade noop-up status nodes pods metrics" \
+	STEPS="boot up-old upgrade-refused upgrade-fault upgrade noop-up status nodes pods metrics upgrade-rollback" \
 	test/smoke/run.sh
 
 # vagrant: the same scenario in a VM driven by vagrant + vagrant-libvirt (root;

@@ -54,7 +54,7 @@ func runBackup(cmd *cobra.Command, g *globals, dir string, keep int) error {
 		return err
 	}
 	defer cli.Close()
-	res, err := backup.Create(cmd.Context(), backup.Options{Root: g.hostRoot(), Dir: dir, Cluster: cfg,
+	res, err := backup.Create(cmd.Context(), backup.Options{Root: g.hostRoot(), Dir: dir, Cluster: install.InstalledVersions(g.hostRoot(), cfg),
 		Version: install.Version, Snapshots: backup.EtcdSnapshotter(cli)})
 	if err != nil {
 		return err

@@ -2,10 +2,14 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/k8s-single/k8s-single/internal/backup"
 	"github.com/k8s-single/k8s-single/internal/install"
+	"github.com/k8s-single/k8s-single/internal/layout"
+	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/printer"
 	"github.com/k8s-single/k8s-single/internal/skew"
 )
@@ -21,7 +25,7 @@ step (one minor version at a time, no downgrade), and what up will restart in
 which order.`,
 		Example: "  k8s-single upgrade plan          # after changing kubernetesVersion in the config\n  k8s-single up                    # carries the upgrade out",
 	}
-	cmd.AddCommand(newUpgradePlanCommand(g))
+	cmd.AddCommand(newUpgradePlanCommand(g), newUpgradeRollbackCommand(g))
 	return cmd
 }
 
@@ -55,5 +59,57 @@ func newUpgradePlanCommand(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&opts.AllowDowngrade, "allow-downgrade", false, "allow an older patch release of the same minor version")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func newUpgradeRollbackCommand(g *globals) *cobra.Command {
+	var archive, dir string
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "rollback",
+		Short: "Return to the backup taken before the last upgrade, on the versions that wrote it",
+		Long: `A failed component of an upgrade is rolled back by up itself. rollback is for
+the case where the upgrade went through but the cluster must go back: etcd's data
+may have moved forward, so an older binary cannot simply run on it. rollback picks
+the newest backup taken on other versions than the installed ones (the one up took
+before the upgrade's first restart; --backup names another), then does what a
+restore does on a reset node: reset --purge (the archives are kept), restore the
+archive, and up on the archive's config, whose versions wrote its data. Every change
+made to the cluster since that backup is lost, which is why it asks for --yes.
+Set your own config file back to the archive's versions afterwards.`,
+		Example: `  k8s-single upgrade rollback --yes
+  k8s-single upgrade rollback --yes --backup /var/lib/k8s-single/backups/k8s-single-backup-20261201T160313.123Z.tar.gz`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			var a *backup.Archive
+			if archive != "" {
+				a, err = backup.Open(archive)
+			} else {
+				a, err = install.PreUpgradeBackup(g.hostRoot(), cfg, dir)
+			}
+			if err != nil {
+				return err
+			}
+			m := a.Manifest
+			fmt.Fprintf(out, "rolling back to %s: Kubernetes %s, etcd %s, taken %s\n", a.Path, m.KubernetesVersion, m.EtcdVersion, m.Created.Format(time.RFC3339))
+			if !yes {
+				return fmt.Errorf("this replaces the cluster's data with the backup's (every change since %s is lost): run again with --yes", m.Created.Format(time.RFC3339))
+			}
+			if err := install.Reset(cmd.Context(), g.hostRoot(), out, g.verbose, cfg, phases.ResetOptions{Purge: true}); err != nil {
+				return fmt.Errorf("reset before the rollback: %w", err)
+			}
+			// The archive's config names the versions that wrote its data.
+			g.configPath = ""
+			return runRestore(cmd, g, a.Path, true)
+		},
+	}
+	cmd.Flags().StringVar(&archive, "backup", "", "the archive to return to (default: the newest taken on other versions than the installed ones)")
+	cmd.Flags().StringVar(&dir, "dir", layout.BackupDir, "where to look for the archive (a host path, under --root)")
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm that the cluster's data goes back to the backup's")
 	return cmd
 }

@@ -25,7 +25,8 @@ type Manifest struct {
 	Created          time.Time `json:"created"`
 	K8sSingleVersion string    `json:"k8sSingleVersion"`
 	Node             Node      `json:"node"`
-	// KubernetesVersion and EtcdVersion are the config's versions.
+	// KubernetesVersion and EtcdVersion are the versions installed when the
+	// backup was taken (which wrote its data).
 	KubernetesVersion string   `json:"kubernetesVersion"`
 	EtcdVersion       string   `json:"etcdVersion"`
 	Snapshot          Snapshot `json:"etcdSnapshot"`

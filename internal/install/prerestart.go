@@ -9,6 +9,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/binaries"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/etcd"
+	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/units"
@@ -50,7 +51,7 @@ func backupBeforeRestart(c *phases.Context, unit string, binaryNames ...string) 
 	if err == nil {
 		defer cli.Close()
 		var res *backup.Result
-		res, err = backup.Create(c, backup.Options{Root: c.Root, Dir: layout.BackupDir, Cluster: installedVersions(c),
+		res, err = backup.Create(c, backup.Options{Root: c.Root, Dir: layout.BackupDir, Cluster: InstalledVersions(c.Root, c.Config),
 			Version: Version, Snapshots: backup.EtcdSnapshotter(cli)})
 		if err == nil {
 			c.Printf("backup before restarting %s: %s (restore with k8s-single restore)", unit, res.Path)
@@ -67,15 +68,15 @@ func backupBeforeRestart(c *phases.Context, unit string, binaryNames ...string) 
 	return nil
 }
 
-// installedVersions is the config with the versions of the etcd and
-// kube-apiserver binaries installed now (those the config names when a
-// binary cannot tell).
-func installedVersions(c *phases.Context) *config.Cluster {
-	cfg := *c.Config
-	if v, err := binaries.Installed(c.Root, c.Config, "etcd"); err == nil && v != "" {
+// InstalledVersions is the config with the versions of the etcd and
+// kube-apiserver binaries installed now, which wrote etcd's data (the
+// config's own where a binary cannot tell): what a backup records.
+func InstalledVersions(root host.Root, c *config.Cluster) *config.Cluster {
+	cfg := *c
+	if v, err := binaries.Installed(root, c, "etcd"); err == nil && v != "" {
 		cfg.EtcdVersion = v
 	}
-	if v, err := binaries.Installed(c.Root, c.Config, "kube-apiserver"); err == nil && v != "" {
+	if v, err := binaries.Installed(root, c, "kube-apiserver"); err == nil && v != "" {
 		cfg.KubernetesVersion = v
 	}
 	return &cfg

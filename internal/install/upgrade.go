@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/k8s-single/k8s-single/internal/backup"
 	"github.com/k8s-single/k8s-single/internal/binaries"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/etcd"
@@ -171,4 +172,27 @@ func RunningVersions(ctx context.Context, root host.Root, c *config.Cluster) map
 		}
 	}
 	return out
+}
+
+// PreUpgradeBackup returns the newest backup in dir taken on other versions
+// than the installed ones: the one up took before the upgrade that moved
+// the data forward, which upgrade rollback returns to.
+func PreUpgradeBackup(root host.Root, c *config.Cluster, dir string) (*backup.Archive, error) {
+	installed := InstalledVersions(root, c)
+	archives, err := backup.List(root.Path(dir))
+	if err != nil {
+		return nil, err
+	}
+	for i := len(archives) - 1; i >= 0; i-- {
+		a, err := backup.Open(archives[i])
+		if err != nil {
+			continue // a damaged archive is not one to return to
+		}
+		m := a.Manifest
+		if m.KubernetesVersion != installed.KubernetesVersion || m.EtcdVersion != installed.EtcdVersion {
+			return a, nil
+		}
+	}
+	return nil, fmt.Errorf("no backup in %s was taken on other versions than the installed Kubernetes %s, etcd %s: "+
+		"nothing to roll back to (name an archive with --backup)", dir, installed.KubernetesVersion, installed.EtcdVersion)
 }

@@ -1215,6 +1215,18 @@ s_upgrade() {
 	run k8s-single phase list
 }
 
+# upgrade-rollback (last: it takes the cluster back): the backup up took
+# before the upgrade's first restart brings back the old release on the
+# data it wrote; the objects written before it are there.
+s_upgrade_rollback() {
+	need upgrade || return 77
+	k8s rollback upgrade rollback --yes || return 1
+	grep -qF "rolling back to /var/lib/k8s-single/backups/" "$OUT/rollback.out" || { echo "rollback does not name the archive"; return 1; }
+	all_done || return 1
+	expect_running "$OLD_KUBERNETES_VERSION" "$OLD_ETCD_VERSION" || return 1
+	day2_intact
+}
+
 # ---- main ----
 # The steps in order: name and function.
 SCENARIO_STEPS=(boot:s_boot
@@ -1223,7 +1235,8 @@ SCENARIO_STEPS=(boot:s_boot
 	resume:s_resume etcd-health:s_etcd_health status:s_status nodes:s_nodes pods:s_pods
 	metrics:s_metrics dashboard:s_dashboard cis:s_cis hardening:s_hardening kill-daemons:s_kill_daemons
 	doctor:s_doctor renew:s_renew backup-timer:s_backup_timer backup-restore:s_backup_restore reset:s_reset up-after-reset:s_up_again
-	disk-pressure:s_disk_pressure reboot:s_reboot ip-change:s_ip_change bench:s_bench)
+	disk-pressure:s_disk_pressure reboot:s_reboot ip-change:s_ip_change bench:s_bench
+	upgrade-rollback:s_upgrade_rollback)
 log "k8s-smoke scenario start (node $NODE_NAME $NODE_IP)"
 for name in ${STEPS:-}; do
 	if [[ " ${SCENARIO_STEPS[*]} " != *" $name:"* ]]; then

@@ -119,7 +119,10 @@ func restartComponents(c *phases.Context, names ...string) error {
 				c.Printf("%s: switched to %s", comp.name, binaries.ReleaseName(c.Config.KubernetesVersion, c.Config.EtcdVersion))
 			}
 			err = restartAndWait(c, m, comp, switched, c.Config.KubernetesVersion)
-			if err == nil || !switched {
+			if err == nil {
+				continue
+			}
+			if !switched {
 				return err
 			}
 			failure := withJournalTail(m, comp.unit(), err)

@@ -33,7 +33,12 @@ func Verify() phases.Phase {
 		Name:      PhaseVerify,
 		Short:     "prove the cluster end to end: pod, Service, DNS, metrics, component health",
 		DependsOn: []phases.Name{PhaseAddons},
-		Verify:    verifyCluster,
+		// The versions: an upgrade is proven end to end like an install,
+		// even when no add-on's manifest changed.
+		Inputs: func(c *phases.Context) (any, error) {
+			return []string{c.Config.KubernetesVersion, c.Config.EtcdVersion}, nil
+		},
+		Verify: verifyCluster,
 		Plan: func(*phases.Context) []string {
 			return []string{"run a web pod and Service and a checking pod in a throw-away namespace"}
 		},

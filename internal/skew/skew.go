@@ -14,11 +14,11 @@ import (
 // Step is one binary moving from its installed version to the configured one.
 type Step struct {
 	// Binary is the binary's name (kube-apiserver, etcd...).
-	Binary string
+	Binary string `json:"binary"`
 	// From is the installed version ("" when the binary is not installed yet).
-	From string
+	From string `json:"from"`
 	// To is the version the config asks for.
-	To string
+	To string `json:"to"`
 }
 
 // Changes reports whether the step installs or replaces the binary.

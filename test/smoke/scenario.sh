@@ -120,8 +120,8 @@ step() {
 need() {
 	local s
 	for s in "$@"; do
-		# the upgrade tier's cluster comes from up-old and upgrade, not up
-		[ "$s" = up ] && [ "${RESULT[upgrade]:-}" = PASS ] && continue
+		# the upgrade tier's cluster comes from up-old, not up
+		[ "$s" = up ] && [ "${RESULT[up-old]:-}" = PASS ] && continue
 		if [ "${RESULT[$s]:-}" != PASS ]; then
 			echo "SKIP: needs step '$s', which did not pass"
 			return 1
@@ -1191,13 +1191,15 @@ s_upgrade() {
 	need up-old || return 77
 	local down want_k want_e b
 	run k8s-single upgrade plan -c "$CFG" || return 1
+	k8s-single upgrade plan -c "$CFG" -o json >"$OUT/plan.json" || return 1
+	want_k=$(jq -r '.steps[] | select(.binary == "kube-apiserver") | .to' "$OUT/plan.json")
+	want_e=$(jq -r '.steps[] | select(.binary == "etcd") | .to' "$OUT/plan.json")
 	avail_start upgrade
 	k8s upgrade up -c "$CFG" || { avail_stop >/dev/null; return 1; }
 	down=$(avail_stop)
 	grep -q FAILED "$OUT/upgrade.out" && return 1
 	all_done || return 1
-	want_k=$(sed -n 's/.*versions Kubernetes \(v[^ ,]*\), etcd \(v[^ ,]*\).*/\1/p' "$OUT/upgrade.out" | tail -n 1)
-	want_e=$(sed -n 's/.*versions Kubernetes \(v[^ ,]*\), etcd \(v[^ ,]*\).*/\2/p' "$OUT/upgrade.out" | tail -n 1)
+	grep -q '\[11/12\] verify: done' "$OUT/upgrade.out" || { echo "verify did not run after the upgrade"; return 1; }
 	[ "$want_k" != "$OLD_KUBERNETES_VERSION" ] || { echo "the config names the old version $want_k"; return 1; }
 	expect_running "$want_k" "$want_e" || return 1
 	for b in /opt/kubernetes/bin/kubectl /opt/kubernetes/bin/etcdctl; do

@@ -2,6 +2,7 @@ package install
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"regexp"
@@ -137,40 +138,58 @@ var buildInfoRE = regexp.MustCompile(`git_version="([^"]+)"`)
 // their kubernetes_build_info metric, the kubelet through its Node's status.
 // A daemon that does not answer within a few seconds is left out.
 func RunningVersions(ctx context.Context, root host.Root, c *config.Cluster) map[string]string {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
 	out := map[string]string{}
-	if cli, err := etcd.New(etcd.OptionsFromConfig(root, c)); err == nil {
-		if st, err := cli.Status(ctx); err == nil && len(st) > 0 {
-			out["etcd"] = "v" + st[0].Version
+	// ask bounds each question, so one daemon that hangs costs its own
+	// seconds only.
+	ask := func(name string, q func(ctx context.Context) string) {
+		qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if v := q(qctx); v != "" {
+			out[name] = v
 		}
-		cli.Close()
 	}
-	endpoints := ControlPlaneEndpoints(root, c)
-	metric := func(e probe.Endpoint) string {
-		e.URL = e.URL[:strings.LastIndex(e.URL, "/")] + "/metrics"
-		line, err := e.Line(ctx, "kubernetes_build_info{")
-		if m := buildInfoRE.FindStringSubmatch(line); err == nil && m != nil {
-			return m[1]
+	ask("etcd", func(ctx context.Context) string {
+		cli, err := etcd.New(etcd.OptionsFromConfig(root, c))
+		if err != nil {
+			return ""
+		}
+		defer cli.Close()
+		if st, err := cli.Status(ctx); err == nil && len(st) > 0 {
+			return "v" + st[0].Version
 		}
 		return ""
-	}
+	})
 	if cs, err := kube.NewClient(root.Path(layout.Kubeconfig("admin"))); err == nil {
-		if v, err := cs.Discovery().ServerVersion(); err == nil {
-			out["kube-apiserver"] = v.GitVersion
-		}
-		if n, _, err := getNode(ctx, cs, c.Node.Name); err == nil && n != nil {
-			out["kubelet"] = n.Status.NodeInfo.KubeletVersion
+		ask("kube-apiserver", func(ctx context.Context) string {
+			var v struct {
+				GitVersion string `json:"gitVersion"`
+			}
+			if body, err := cs.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw(); err == nil && json.Unmarshal(body, &v) == nil {
+				return v.GitVersion
+			}
+			return ""
+		})
+		ask("kubelet", func(ctx context.Context) string {
+			if n, _, err := getNode(ctx, cs, c.Node.Name); err == nil && n != nil {
+				return n.Status.NodeInfo.KubeletVersion
+			}
+			return ""
+		})
+	}
+	metric := func(e probe.Endpoint) func(ctx context.Context) string {
+		return func(ctx context.Context) string {
+			e.URL = e.URL[:strings.LastIndex(e.URL, "/")] + "/metrics"
+			line, err := e.Line(ctx, "kubernetes_build_info{")
+			if m := buildInfoRE.FindStringSubmatch(line); err == nil && m != nil {
+				return m[1]
+			}
+			return ""
 		}
 	}
-	out["kube-controller-manager"] = metric(endpoints[1])
-	out["kube-scheduler"] = metric(endpoints[2])
-	out["kube-proxy"] = metric(probe.Endpoint{Name: "kube-proxy /metrics", URL: "http://127.0.0.1:10249/metrics"})
-	for k, v := range out {
-		if v == "" {
-			delete(out, k)
-		}
-	}
+	endpoints := ControlPlaneEndpoints(root, c)
+	ask("kube-controller-manager", metric(endpoints[1]))
+	ask("kube-scheduler", metric(endpoints[2]))
+	ask("kube-proxy", metric(probe.Endpoint{Name: "kube-proxy /metrics", URL: "http://127.0.0.1:10249/metrics"}))
 	return out
 }
 

@@ -70,7 +70,10 @@ smoke_stream_log() {
 	local size
 	size=$(stat -c %s "$1" 2>/dev/null || echo 0)
 	if [ "$size" -gt "$SMOKE_LOG_OFF" ]; then
-		tail -c +"$((SMOKE_LOG_OFF + 1))" "$1" | head -c "$((size - SMOKE_LOG_OFF))"
+		# head reads the file up to size and ends; tail drains the pipe. (The
+		# other way round, head closing the pipe while a growing file still
+		# feeds tail killed the caller with SIGPIPE under pipefail.)
+		head -c "$size" "$1" | tail -c +"$((SMOKE_LOG_OFF + 1))"
 		SMOKE_LOG_OFF=$size
 	fi
 }

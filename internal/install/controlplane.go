@@ -28,7 +28,8 @@ func ControlPlane() phases.Phase {
 	return phases.Phase{
 		Name:      PhaseControlPlane,
 		Short:     "install and start kube-apiserver, kube-controller-manager, kube-scheduler",
-		DependsOn: []phases.Name{PhaseBinaries, PhaseCerts, PhaseKubeconfigs, PhaseEtcd},
+		DependsOn: []phases.Name{PhaseCerts, PhaseKubeconfigs, PhaseEtcd},
+		After:     []phases.Name{PhaseBinaries},
 		Inputs: func(c *phases.Context) (any, error) {
 			fs, err := controlPlaneFiles(c.Root, c.Config)
 			if err != nil {
@@ -38,7 +39,7 @@ func ControlPlane() phases.Phase {
 			// provider, not the key, or the first re-run would differ.
 			d := fs.digests()
 			d[layout.EncryptionConfig] = c.Config.APIServer.EncryptionProvider
-			return d, nil
+			return withBinaries(d, c, controlPlaneBinaries()...), nil
 		},
 		Render: func(c *phases.Context) error {
 			fs, err := controlPlaneFiles(c.Root, c.Config)

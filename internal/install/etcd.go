@@ -23,7 +23,8 @@ func Etcd() phases.Phase {
 	return phases.Phase{
 		Name:      PhaseEtcd,
 		Short:     "install, start and verify etcd (mTLS with its own CA)",
-		DependsOn: []phases.Name{PhaseBinaries, PhaseCerts},
+		DependsOn: []phases.Name{PhaseCerts},
+		After:     []phases.Name{PhaseBinaries},
 		Inputs:    unitInputs("etcd"),
 		Render:    renderUnits("etcd"),
 		Start: func(c *phases.Context) error {
@@ -95,10 +96,19 @@ func ensureSystemUser(ctx context.Context, name, home string) (int, int, error) 
 	return uid, gid, nil
 }
 
-// unitInputs makes a phase's Inputs the digests of the units it renders.
-func unitInputs(components ...string) func(*phases.Context) (any, error) {
+// unitInputs makes a phase's Inputs the digests of the units it renders
+// and the identity of the binaries of those components (withBinaries).
+func unitInputs(names ...string) func(*phases.Context) (any, error) {
 	return func(c *phases.Context) (any, error) {
-		return digestsOf(unitFiles(c.Config, components...))
+		fs, err := unitFiles(c.Config, names...)
+		if err != nil {
+			return nil, err
+		}
+		var bins []string
+		for _, n := range names {
+			bins = append(bins, components[n].binaries...)
+		}
+		return withBinaries(fs.digests(), c, bins...), nil
 	}
 }
 

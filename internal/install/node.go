@@ -41,8 +41,15 @@ func Node() phases.Phase {
 	return phases.Phase{
 		Name:      PhaseNode,
 		Short:     "install and start the kubelet and kube-proxy; wait for the Node to be Ready",
-		DependsOn: []phases.Name{PhaseBinaries, PhaseCerts, PhaseKubeconfigs, PhaseControlPlane, PhaseRuntime},
-		Inputs:    func(c *phases.Context) (any, error) { return digestsOf(nodeFiles(c.Config)) },
+		DependsOn: []phases.Name{PhaseCerts, PhaseKubeconfigs, PhaseControlPlane, PhaseRuntime},
+		After:     []phases.Name{PhaseBinaries},
+		Inputs: func(c *phases.Context) (any, error) {
+			fs, err := nodeFiles(c.Config)
+			if err != nil {
+				return nil, err
+			}
+			return withBinaries(fs.digests(), c, "kubelet", "kube-proxy"), nil
+		},
 		Render: func(c *phases.Context) error {
 			fs, err := nodeFiles(c.Config)
 			if err != nil {

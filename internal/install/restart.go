@@ -3,6 +3,8 @@ package install
 import (
 	"context"
 	"fmt"
+	"os"
+	"path"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -61,6 +63,23 @@ var components = map[string]component{
 			_, err := kubeProxyHealthz.WaitOK(w, healthTimeout, c.Out())
 			return err
 		}},
+}
+
+// withBinaries adds to a phase's input digests the identity of the named
+// binaries in the config's release dir (size and modification time, as the
+// journal trusts them for large files): a phase re-runs, and restarts its
+// components, when its own binaries change, not when another component's
+// do (a Kubernetes upgrade does not restart etcd).
+func withBinaries(digests map[string]string, c *phases.Context, names ...string) map[string]string {
+	for _, n := range names {
+		p := path.Join(binaries.ReleaseDir(c.Config), n)
+		id := "missing"
+		if st, err := os.Stat(c.Root.Path(p)); err == nil {
+			id = fmt.Sprintf("%d %s", st.Size(), st.ModTime().UTC().Format(time.RFC3339Nano))
+		}
+		digests[p] = id
+	}
+	return digests
 }
 
 // endpointHealthy waits for the control-plane endpoint at index i of

@@ -115,7 +115,8 @@ func (r StatusReport) Unhealthy() []string {
 	return bad
 }
 
-// Status reads the journal and checks every component of a done phase.
+// Status reads the journal and checks every component of a phase that is
+// done or failed.
 func Status(ctx context.Context, root host.Root, c *config.Cluster) (StatusReport, error) {
 	states, err := NewRunner(root, nil, false).States()
 	if err != nil {
@@ -123,7 +124,8 @@ func Status(ctx context.Context, root host.Root, c *config.Cluster) (StatusRepor
 	}
 	done := map[phases.Name]bool{}
 	for _, s := range states {
-		done[s.Name] = s.Status == phases.Done
+		// A failed phase's daemons may run (an upgrade rolled back): show them.
+		done[s.Name] = s.Status == phases.Done || s.Status == phases.Failed
 	}
 	report := StatusReport{Phases: states}
 	if done[PhaseCerts] {

@@ -90,9 +90,14 @@ func selfPath(c *phases.Context) string { return path.Join(c.Config.Binaries.Ins
 // installSelf copies the running k8s-single to the install dir (0755), where
 // the timers run it; a copy that is already the running binary stays.
 func installSelf(c *phases.Context) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find k8s-single's own binary: %w", err)
+	// /proc/self/exe opens the running binary even when its file is gone:
+	// upgrade rollback's reset --purge deletes the installed copy, which
+	// may be the one running.
+	exe := "/proc/self/exe"
+	if _, err := os.Stat(exe); err != nil {
+		if exe, err = os.Executable(); err != nil {
+			return fmt.Errorf("find k8s-single's own binary: %w", err)
+		}
 	}
 	dst := c.Root.Path(selfPath(c))
 	c.Track(selfPath(c))

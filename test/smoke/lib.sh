@@ -13,7 +13,9 @@
 #     smoke_net_state, smoke_stream_log)
 #
 # The caller sets TIER (the log prefix) and, on the host, SMOKE (the nspawn
-# tier's cache: /var/cache/k8s-single/smoke) and REPO.
+# tier's cache: $CACHE_DIR/smoke) and REPO. CACHE_DIR (/var/cache/k8s-single)
+# holds the builds, the image bundle and kube-bench.
+CACHE_DIR=${CACHE_DIR:-/var/cache/k8s-single}
 
 SMOKE_SUITE=bookworm
 # The rootfs: debootstrap --variant=minbase plus these packages (the
@@ -94,7 +96,7 @@ smoke_inputs() {
 	fi
 	[ -x "$K8S_SINGLE" ] || die "K8S_SINGLE=$K8S_SINGLE is not executable"
 	if [ -z "${BIN_DIR:-}" ]; then
-		BIN_DIR=$("$K8S_SINGLE" build --print-dir 2>/dev/null | tail -n 1) || die "k8s-single build --print-dir failed"
+		BIN_DIR=$("$K8S_SINGLE" build --cache-dir "$CACHE_DIR" --print-dir 2>/dev/null | tail -n 1) || die "k8s-single build --print-dir failed"
 	fi
 	for b in "${SMOKE_BINARIES[@]}"; do
 		[ -x "$BIN_DIR/$b" ] || die "BIN_DIR=$BIN_DIR has no $b (make binaries)"
@@ -102,19 +104,19 @@ smoke_inputs() {
 	BUILD_IMAGES=${BUILD_IMAGES:-auto}
 	case $BUILD_IMAGES in
 	1 | auto)
-		IMAGES=${IMAGES:-/var/cache/k8s-single/images}
+		IMAGES=${IMAGES:-$CACHE_DIR/images}
 		missing_images=$(smoke_bundle_missing) || die "k8s-single images list failed"
 		if [ "$BUILD_IMAGES" = 1 ] || [ -n "$missing_images" ]; then
 			[ -n "$missing_images" ] && say "the bundle $IMAGES lacks: $(echo $missing_images)"
 			say "k8s-single images build --out $IMAGES"
-			"$K8S_SINGLE" images build --out "$IMAGES" >/dev/null || die "k8s-single images build --out $IMAGES failed"
+			"$K8S_SINGLE" images build --out "$IMAGES" --cache-dir "$CACHE_DIR" >/dev/null || die "k8s-single images build --out $IMAGES failed"
 			missing_images=$(smoke_bundle_missing)
 			[ -z "$missing_images" ] || die "after images build, $IMAGES still lacks: $(echo $missing_images)"
 		fi
 		;;
 	0)
-		if [ -z "${IMAGES:-}" ] && compgen -G '/var/cache/k8s-single/images/*.tar' >/dev/null; then
-			IMAGES=/var/cache/k8s-single/images
+		if [ -z "${IMAGES:-}" ] && compgen -G "$CACHE_DIR/images/*.tar" >/dev/null; then
+			IMAGES=$CACHE_DIR/images
 		fi
 		;;
 	*) die "BUILD_IMAGES=$BUILD_IMAGES: want auto, 1 or 0" ;;
@@ -142,7 +144,7 @@ smoke_inputs() {
 		smoke_dashboard_login
 	elif [ -z "${DASHBOARD_IMAGE:-}" ] && [ -n "${IMAGES:-}" ]; then
 		rm -f "$IMAGES/headlamp.tar"
-		DASHBOARD_IMAGE=$("$K8S_SINGLE" dashboard standin --out "$IMAGES" | tail -n 1) ||
+		DASHBOARD_IMAGE=$("$K8S_SINGLE" dashboard standin --out "$IMAGES" --cache-dir "$CACHE_DIR" | tail -n 1) ||
 			die "k8s-single dashboard standin --out $IMAGES failed"
 		[ -n "$DASHBOARD_IMAGE" ] || die "k8s-single dashboard standin printed no image reference"
 		[ -s "$IMAGES/dashboard-standin.tar" ] || die "k8s-single dashboard standin wrote no $IMAGES/dashboard-standin.tar"

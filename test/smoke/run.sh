@@ -12,7 +12,8 @@
 #   OLD_BIN_DIR=dir   the 8 binaries of an older release, for the upgrade steps
 #                     (make smoke-upgrade: those of test/smoke/upgrade-from.yaml),
 #                     with OLD_KUBERNETES_VERSION and OLD_ETCD_VERSION
-#   IMAGES=dir        image bundle (default: /var/cache/k8s-single/images)
+#   CACHE_DIR=/var/cache/k8s-single   builds, the image bundle, kube-bench, the rootfs
+#   IMAGES=dir        image bundle (default: $CACHE_DIR/images)
 #   BUILD_IMAGES=auto run `k8s-single images build --out $IMAGES` when the bundle
 #                     lacks an image `k8s-single images list` names; 1: always;
 #                     0: never (then no bundle is used unless $IMAGES holds *.tar)
@@ -44,7 +45,7 @@
 #   CONFIG_EXTRA=yaml     more top-level config sections (not node/binaries/runtime),
 #                         e.g. CONFIG_EXTRA=$'dashboard:\n  kind: none'
 #   MIRROR=url        Debian mirror for debootstrap (default: read from /etc/apt)
-#   SMOKE_CACHE=/var/cache/k8s-single/smoke   rootfs cache and run dirs
+#   SMOKE_CACHE=$CACHE_DIR/smoke   rootfs cache and run dirs
 set -euo pipefail
 
 # cg_dirs NAME prints the dir NAME below this process's cgroup in every
@@ -86,7 +87,8 @@ fi
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF=$HERE/$(basename "${BASH_SOURCE[0]}")
 REPO=$(cd "$HERE/../.." && pwd)
-SMOKE=${SMOKE_CACHE:-/var/cache/k8s-single/smoke}
+CACHE_DIR=${CACHE_DIR:-/var/cache/k8s-single}
+SMOKE=${SMOKE_CACHE:-$CACHE_DIR/smoke}
 TIMEOUT=${TIMEOUT:-1500}
 NODE_IP=${NODE_IP:-10.200.0.2}
 NODE_NAME=${NODE_NAME:-smoke-node}

@@ -1077,9 +1077,9 @@ with_versions() {
 		-e "s#^  dir: .*#  dir: ${3:-/opt/k8s-single/binaries}#" "$CFG"
 }
 
-# running_versions prints "daemon version" per line, as k8s-single status
-# reads them from the daemons.
-running_versions() { k8s-single status -o json | jq -r '.components[] | select(.version) | "\(.component) \(.version)"'; }
+# running_versions prints "daemon version" per line, as k8s-single asks the
+# daemons (upgrade plan's running versions, which status shows too).
+running_versions() { k8s-single upgrade plan -o json | jq -r '.running | to_entries[] | "\(.key) \(.value)"'; }
 
 # expect_running K8S ETCD: every daemon reports these versions (within
 # STATUS_WAIT: after a restart they answer one by one).

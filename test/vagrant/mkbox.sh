@@ -38,8 +38,9 @@ fi
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF=$HERE/$(basename "${BASH_SOURCE[0]}")
 REPO=$(cd "$HERE/../.." && pwd)
-VCACHE=${VAGRANT_CACHE:-/var/cache/k8s-single/vagrant}
-SMOKE=${SMOKE_CACHE:-/var/cache/k8s-single/smoke}
+CACHE_DIR=${CACHE_DIR:-/var/cache/k8s-single}
+VCACHE=${VAGRANT_CACHE:-$CACHE_DIR/vagrant}
+SMOKE=${SMOKE_CACHE:-$CACHE_DIR/smoke}
 DISK_GB=${DISK_GB:-10}
 TIER=mkbox
 . "$REPO/test/smoke/lib.sh"

@@ -19,7 +19,7 @@
 # Environment (all optional):
 #   K8S_SINGLE=path   use this k8s-single instead of `make build` in the repo
 #   BIN_DIR=dir       the 8 binaries (default: `k8s-single build --print-dir`)
-#   IMAGES=dir        image bundle (default: /var/cache/k8s-single/images)
+#   IMAGES=dir        image bundle (default: $CACHE_DIR/images, CACHE_DIR=/var/cache/k8s-single)
 #   BUILD_IMAGES=auto build the bundle's missing images (auto), always (1) or never (0)
 #   DASHBOARD_IMAGE=ref   dashboard.image (default: the test-only stand-in, built
 #                     into the bundle by `k8s-single dashboard standin --out $IMAGES`)
@@ -37,15 +37,16 @@
 #   VM_CPUS=2 VM_MEMORY=4096   the guest (TCG: one host thread per vCPU)
 #   KEEP=1            keep the run dir (logs, serial console, libvirt state)
 #   LOCK_WAIT=3600    seconds to wait for the smoke tier's lock (the two never overlap)
-#   VAGRANT_CACHE=/var/cache/k8s-single/vagrant   box cache, VAGRANT_HOME, run dirs
-#   SMOKE_CACHE=/var/cache/k8s-single/smoke       the nspawn tier's cache (rootfs, lock)
+#   VAGRANT_CACHE=$CACHE_DIR/vagrant   box cache, VAGRANT_HOME, run dirs
+#   SMOKE_CACHE=$CACHE_DIR/smoke       the nspawn tier's cache (rootfs, lock)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF=$HERE/$(basename "${BASH_SOURCE[0]}")
 REPO=$(cd "$HERE/../.." && pwd)
-VCACHE=${VAGRANT_CACHE:-/var/cache/k8s-single/vagrant}
-SMOKE=${SMOKE_CACHE:-/var/cache/k8s-single/smoke}
+CACHE_DIR=${CACHE_DIR:-/var/cache/k8s-single}
+VCACHE=${VAGRANT_CACHE:-$CACHE_DIR/vagrant}
+SMOKE=${SMOKE_CACHE:-$CACHE_DIR/smoke}
 TIER=vagrant
 . "$REPO/test/smoke/lib.sh"
 

@@ -7,15 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/k8s-single/k8s-single/internal/binaries/binariestest"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/host"
 )
 
-// The download, dir and install tests run fake binaries: tiny shell scripts
-// that print what the real ones print for their version flag. That is enough
-// for what they test (fetching, verifying, locating, copying and the version
-// check's parsing and reporting) and keeps them fast and offline; the real
-// binaries are exercised by TestBuildEtcd and the VM smoke tests.
+// The download, dir and install tests run fake binaries (binariestest): tiny
+// shell scripts that print what the real ones print for their version flag;
+// the real binaries are exercised by TestBuildEtcd and the smoke tests.
 
 const (
 	testKubernetesVersion = "v1.37.2"
@@ -34,22 +33,8 @@ func testCluster(t *testing.T, source string) (*config.Cluster, host.Root) {
 	return c, host.Root(t.TempDir())
 }
 
-// fakeBinary returns a script that reports version (v-prefixed, as the config
-// spells it) the way the named binary does.
-func fakeBinary(name, version string) []byte {
-	var out string
-	switch name {
-	case "etcd":
-		out = "etcd Version: " + strings.TrimPrefix(version, "v") + "\nGit SHA: fake\nGo Version: go1.26.8\nGo OS/Arch: linux/amd64"
-	case "etcdctl":
-		out = "etcdctl version: " + strings.TrimPrefix(version, "v") + "\nAPI version: 3.7"
-	case "kubectl":
-		out = "Client Version: " + version + "\nKustomize Version: v5.8.1"
-	default:
-		out = "Kubernetes " + version
-	}
-	return []byte("#!/bin/sh\ncat <<'EOF'\n" + out + "\nEOF\n")
-}
+// fakeBinary returns a fake of the named binary reporting version.
+func fakeBinary(name, version string) []byte { return binariestest.Script(name, version) }
 
 // wantVersion is the version the test config wants of a binary.
 func wantVersion(name string) string {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/k8s-single/k8s-single/internal/binaries/binariestest"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/host"
 )
@@ -18,13 +19,7 @@ func installRelease(t *testing.T, root host.Root, c *config.Cluster, kubernetesV
 	t.Helper()
 	c.KubernetesVersion, c.EtcdVersion = kubernetesVersion, etcdVersion
 	c.Binaries.Dir = t.TempDir()
-	for _, n := range Names {
-		v := kubernetesVersion
-		if IsEtcd(n) {
-			v = etcdVersion
-		}
-		writeExecutable(t, filepath.Join(c.Binaries.Dir, n), fakeBinary(n, v))
-	}
+	binariestest.Dir(t, c.Binaries.Dir, kubernetesVersion, etcdVersion)
 	if _, err := Install(context.Background(), root, c, io.Discard); err != nil {
 		t.Fatalf("Install %s/%s: %v", kubernetesVersion, etcdVersion, err)
 	}

@@ -202,14 +202,22 @@ type watchedContext struct {
 func (w watchedContext) Waitf(format string, args ...any)  { w.phase.Waitf(format, args...) }
 func (w watchedContext) Printf(format string, args ...any) { w.phase.Printf(format, args...) }
 
+// restartCounter reads how often systemd restarted a unit (units.Manager).
+type restartCounter interface {
+	Restarts(ctx context.Context, unit string) (uint32, error)
+}
+
+// crashLoopPoll is how often watchCrashLoop reads the restart count.
+var crashLoopPoll = time.Second
+
 // watchCrashLoop cancels ctx once systemd restarted unit crashLoopRestarts
 // times since the watch began.
-func watchCrashLoop(ctx context.Context, cancel context.CancelCauseFunc, m *units.Manager, unit string) {
+func watchCrashLoop(ctx context.Context, cancel context.CancelCauseFunc, m restartCounter, unit string) {
 	base, err := m.Restarts(ctx, unit)
 	if err != nil {
 		return
 	}
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(crashLoopPoll)
 	defer tick.Stop()
 	for {
 		select {

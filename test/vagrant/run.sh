@@ -30,7 +30,7 @@
 #                     and reinstall ones the nspawn tier proves, reboots included (~25 min)
 #   STEPS="boot up reboot"   only these steps of scenario.sh (default: SCENARIO's)
 #   TIMEOUT=1500      hard limit in seconds for vagrant up + provision (full: 3600)
-#   STEP_TIMEOUT=900 NODE_WAIT=600 NOOP_MAX=30 STATUS_WAIT=120  the scenario's knobs, loosened for TCG
+#   STEP_TIMEOUT=900 NODE_WAIT=600 NOOP_MAX=30 STATUS_WAIT=300  the scenario's knobs, loosened for TCG
 #                     (a no-op up: 3-8 s wall under TCG with the cluster running; the
 #                     nspawn tier checks the 1 s, this one that nothing re-ran)
 #   KILL_PHASE=etcd KILL_AFTER=2 NODE_IP=10.200.0.2 NODE_NAME=smoke-node
@@ -432,7 +432,7 @@ export K8S_SINGLE_SHARE=$RUN/share K8S_SINGLE_BIN_DIR=$BIN_DIR K8S_SINGLE_IMAGES
 export K8S_SINGLE_SERIAL_LOG=$RUN/serial.log K8S_SINGLE_VM_CPUS=$VM_CPUS K8S_SINGLE_VM_MEMORY=$VM_MEMORY
 export SCENARIO STEPS=${STEPS:-} STEP_TIMEOUT=${STEP_TIMEOUT:-900} NODE_WAIT=${NODE_WAIT:-600} NOOP_MAX=${NOOP_MAX:-30}
 export KILL_PHASE=${KILL_PHASE:-etcd} KILL_AFTER=${KILL_AFTER:-2} NODE_IP=${NODE_IP:-10.200.0.2}
-export NODE_NAME=${NODE_NAME:-smoke-node} STATUS_WAIT=${STATUS_WAIT:-120} DASHBOARD_IMAGE=${DASHBOARD_IMAGE:-} CONFIG_EXTRA=${CONFIG_EXTRA:-}
+export NODE_NAME=${NODE_NAME:-smoke-node} STATUS_WAIT=${STATUS_WAIT:-300} DASHBOARD_IMAGE=${DASHBOARD_IMAGE:-} CONFIG_EXTRA=${CONFIG_EXTRA:-}
 export RUN BOX_NAME VM_CPUS VM_MEMORY
 
 # ---- 5. the VM, from a shell in its own mount + network namespace

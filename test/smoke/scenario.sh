@@ -1243,13 +1243,17 @@ SCENARIO_STEPS=(boot:s_boot
 	disk-pressure:s_disk_pressure reboot:s_reboot ip-change:s_ip_change bench:s_bench
 	upgrade-rollback:s_upgrade_rollback)
 log "k8s-smoke scenario start (node $NODE_NAME $NODE_IP)"
+unknown=0
 for name in ${STEPS:-}; do
 	if [[ " ${SCENARIO_STEPS[*]} " != *" $name:"* ]]; then
 		echo "STEPS names an unknown step '$name'; the steps are: ${SCENARIO_STEPS[*]%%:*}"
 		FAILED+=("STEPS:$name")
+		unknown=1
 	fi
 done
-if [ ${#FAILED[@]} -eq 0 ]; then
+# (FAILED may also hold a step that failed before a reboot: the steps after
+# the reboot still run.)
+if [ "$unknown" = 0 ]; then
 	for s in "${SCENARIO_STEPS[@]}"; do step "${s%%:*}" "${s#*:}"; done
 fi
 

@@ -141,10 +141,10 @@ func restartComponents(c *phases.Context, names ...string) error {
 			if err == nil {
 				continue
 			}
-			if !switched {
-				return err
-			}
 			failure := withJournalTail(m, comp.unit(), err)
+			if !switched {
+				return failure
+			}
 			if rerr := rollBack(c, m, comp, switches); rerr != nil {
 				return fmt.Errorf("%s on the new release failed: %w\nand rolling it back failed too: %v", comp.name, failure, rerr)
 			}

@@ -20,6 +20,8 @@ type goBuild struct {
 	names []string
 	// targets are go build's arguments after the common flags: -o and packages.
 	targets []string
+	// cgo builds with CGO_ENABLED=1 (runc's libseccomp).
+	cgo bool
 }
 
 // group is one wrapper module under <cacheDir>/work and the go builds that
@@ -52,7 +54,7 @@ func kubernetesGroup(c *config.Cluster, cacheDir string) group {
 			}
 			return KubernetesLDFlags(version, date)
 		},
-		builds: []goBuild{{kubernetesNames, targets}},
+		builds: []goBuild{{names: kubernetesNames, targets: targets}},
 	}
 }
 
@@ -70,8 +72,8 @@ func etcdGroup(c *config.Cluster, cacheDir string) (group, error) {
 		workDir:  filepath.Join(cacheDir, "work", "etcd-"+version),
 		prepare:  func(_ context.Context, dir string) (string, error) { return "-s -w", WriteEtcdWrapper(dir, version) },
 		builds: []goBuild{
-			{[]string{"etcd"}, []string{"-o", "bin/etcd", "."}},
-			{[]string{"etcdctl"}, []string{"-o", "bin/etcdctl", etcdModule("etcdctl", r)}},
+			{names: []string{"etcd"}, targets: []string{"-o", "bin/etcd", "."}},
+			{names: []string{"etcdctl"}, targets: []string{"-o", "bin/etcdctl", etcdModule("etcdctl", r)}},
 		},
 	}, nil
 }
@@ -103,7 +105,11 @@ func (g group) ensure(ctx context.Context, c *config.Cluster, out io.Writer) err
 	}
 	for _, b := range g.builds {
 		label := g.label + ": " + strings.Join(b.names, ", ")
-		if err := runWithProgress(gobuild.Build(ctx, g.cacheDir, g.workDir, ldflags, b.targets...), label, out); err != nil {
+		cmd := gobuild.Build(ctx, g.cacheDir, g.workDir, ldflags, b.targets...)
+		if b.cgo {
+			cmd.Env = append(cmd.Env, "CGO_ENABLED=1") // the last value of a name wins
+		}
+		if err := runWithProgress(cmd, label, out); err != nil {
 			return fmt.Errorf("build %s in %s: %w; the output above says why, "+
 				"and the caches under %s keep what was built for the next try", label, g.workDir, err, g.cacheDir)
 		}
@@ -132,6 +138,9 @@ func since(t time.Time) time.Duration { return time.Since(t).Round(time.Second) 
 // Build builds the 8 binaries from source with the Go toolchain into wrapper
 // modules under <cacheDir>/work (kubernetes-<version>, etcd-<version>), and
 // returns a directory holding all 8 (hard links to the builds' outputs).
+// When runtime.source is build, the runtime's binaries are built too and
+// linked into the same directory (laid out as RuntimeNames), so that it
+// serves as binaries.dir for runtime.source dir.
 // Builds whose bin/ already holds binaries at the configured versions are
 // skipped, so a warm run takes seconds.
 func Build(ctx context.Context, c *config.Cluster, out io.Writer) (string, error) {
@@ -150,6 +159,11 @@ func Build(ctx context.Context, c *config.Cluster, out io.Writer) (string, error
 			return "", err
 		}
 		if err := linkAll(g.bin(), dir, g.names()); err != nil {
+			return "", err
+		}
+	}
+	if c.Runtime.Source == "build" {
+		if err := buildRuntimeInto(ctx, c, dir, out); err != nil {
 			return "", err
 		}
 	}

@@ -217,6 +217,11 @@ func pruneReleases(root host.Root, c *config.Cluster) ([]string, error) {
 
 // linkAtomic makes to a hard link of from, replacing what is there atomically.
 func linkAtomic(from, to string) error {
+	if sameFile(from, to) {
+		// rename(2) of a link onto the same file does nothing and would
+		// leave the temporary link behind
+		return nil
+	}
 	if err := os.MkdirAll(filepath.Dir(to), layout.ModeDir); err != nil {
 		return err
 	}

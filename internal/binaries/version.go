@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,20 +29,23 @@ type probe struct {
 	args   []string
 	prefix string
 	want   func(c *config.Cluster) string
+	// anyExit accepts a non-zero exit when the output has the line (a CNI
+	// plugin prints its version and exits 1 without CNI_COMMAND).
+	anyExit bool
 }
 
 var (
-	kubeProbe = probe{[]string{"--version"}, "Kubernetes ", kubernetesVersion}
+	kubeProbe = probe{args: []string{"--version"}, prefix: "Kubernetes ", want: kubernetesVersion}
 	// probes is keyed by every name in Names.
 	probes = map[string]probe{
-		"etcd":                    {[]string{"--version"}, "etcd Version: ", etcdVersion},
-		"etcdctl":                 {[]string{"version"}, "etcdctl version: ", etcdVersion},
+		"etcd":                    {args: []string{"--version"}, prefix: "etcd Version: ", want: etcdVersion},
+		"etcdctl":                 {args: []string{"version"}, prefix: "etcdctl version: ", want: etcdVersion},
 		"kube-apiserver":          kubeProbe,
 		"kube-controller-manager": kubeProbe,
 		"kube-scheduler":          kubeProbe,
 		"kubelet":                 kubeProbe,
 		"kube-proxy":              kubeProbe,
-		"kubectl":                 {[]string{"version", "--client"}, "Client Version: ", kubernetesVersion},
+		"kubectl":                 {args: []string{"version", "--client"}, prefix: "Client Version: ", want: kubernetesVersion},
 	}
 )
 
@@ -79,7 +83,7 @@ func (e *VersionError) Error() string {
 			fmt.Fprintf(&b, "\n  %s: %s %s, want %s", m.Name, m.Path, m.Problem, m.Want)
 		}
 	}
-	b.WriteString("\nrebuild or replace them, or set kubernetesVersion/etcdVersion to what they are")
+	b.WriteString("\nrebuild or replace them, or set the config's versions (kubernetesVersion, etcdVersion, runtime.*Version) to what they are")
 	return b.String()
 }
 
@@ -99,15 +103,19 @@ func pathsIn(dir string, names []string) map[string]string {
 	return paths
 }
 
-// checkPaths probes each binary of paths (name to file), in Names order.
+// checkPaths probes each binary of paths (name to file), in Names order, then
+// RuntimeNames order.
 func checkPaths(paths map[string]string, c *config.Cluster) error {
 	var bad []Mismatch
-	for _, name := range Names {
+	for _, name := range slices.Concat(Names, RuntimeNames) {
 		path, ok := paths[name]
 		if !ok {
 			continue
 		}
-		p := probes[name]
+		p, ok := probes[name]
+		if !ok {
+			p = runtimeProbes[name]
+		}
 		want := p.want(c)
 		if found, problem := p.run(path); found != want {
 			bad = append(bad, Mismatch{Name: name, Path: path, Want: want, Found: found, Problem: problem})
@@ -129,7 +137,8 @@ func (p probe) run(path string) (version, problem string) {
 	defer cancel()
 	cmdline := filepath.Base(path) + " " + strings.Join(p.args, " ")
 	out, err := exec.CommandContext(ctx, path, p.args...).CombinedOutput()
-	if err != nil {
+	var exit *exec.ExitError
+	if err != nil && !(p.anyExit && errors.As(err, &exit)) {
 		return "", fmt.Sprintf("does not run (%s: %v%s)", cmdline, err, firstLine(out))
 	}
 	if v, ok := p.parse(out); ok {
@@ -138,12 +147,16 @@ func (p probe) run(path string) (version, problem string) {
 	return "", fmt.Sprintf("prints no %q line (%s%s)", p.prefix+"...", cmdline, firstLine(out))
 }
 
-// parse finds the version on the output line that starts with the prefix.
+// parse finds the version on the output line that starts with the prefix:
+// the first word after it ("containerd ... v2.4.2 <revision>").
 func (p probe) parse(out []byte) (string, bool) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), p.prefix); ok {
-			return strings.TrimSpace(v), true
+			if f := strings.Fields(v); len(f) > 0 {
+				return f[0], true
+			}
+			return "", true
 		}
 	}
 	return "", false

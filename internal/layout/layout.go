@@ -59,4 +59,5 @@ const (
 	ModePublic     = 0o644 // certificates, component configs
 	ModePrivateDir = 0o700 // pki dirs, etcd data dir
 	ModeDir        = 0o755
+	ModeBinary     = 0o755 // executables k8s-single installs
 )

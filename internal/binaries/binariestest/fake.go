@@ -24,6 +24,14 @@ func Script(name, version string) []byte {
 		out = "etcdctl version: " + strings.TrimPrefix(version, "v") + "\nAPI version: 3.7"
 	case "kubectl":
 		out = "Client Version: " + version + "\nKustomize Version: v5.8.1"
+	case "containerd", "ctr":
+		out = name + " github.com/containerd/containerd/v2 " + version + " "
+	case "containerd-shim-runc-v2":
+		out = "containerd-shim-runc-v2:\n  Version:  " + version + "\n  Revision: \n  Go version: go1.26.8\n"
+	case "runc":
+		out = "runc version " + strings.TrimPrefix(version, "v") + "\nspec: 1.3.0\ngo: go1.26.8\nlibseccomp: 2.5.4"
+	case "cni/bridge", "cni/host-local", "cni/loopback", "cni/portmap":
+		out = "CNI " + strings.TrimPrefix(name, "cni/") + " plugin " + version + "\nCNI protocol versions supported: 0.1.0, 1.1.0"
 	default:
 		out = "Kubernetes " + version
 	}
@@ -50,5 +58,19 @@ func Dir(t testing.TB, dir, kubernetesVersion, etcdVersion string) {
 	}
 	for _, n := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"} {
 		Write(t, filepath.Join(dir, n), n, kubernetesVersion)
+	}
+}
+
+// RuntimeDir writes the runtime's binaries (binaries.RuntimeNames: containerd,
+// its shim, ctr and runc, and the CNI plugins under cni/) into dir at the
+// given versions.
+func RuntimeDir(t testing.TB, dir, containerdVersion, runcVersion, cniVersion string) {
+	t.Helper()
+	for _, n := range []string{"containerd", "containerd-shim-runc-v2", "ctr"} {
+		Write(t, filepath.Join(dir, n), n, containerdVersion)
+	}
+	Write(t, filepath.Join(dir, "runc"), "runc", runcVersion)
+	for _, n := range []string{"cni/bridge", "cni/host-local", "cni/loopback", "cni/portmap"} {
+		Write(t, filepath.Join(dir, n), n, cniVersion)
 	}
 }

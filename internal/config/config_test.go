@@ -26,6 +26,8 @@ func TestDefaults(t *testing.T) {
 		"installDir":        {c.Binaries.InstallDir, "/opt/kubernetes/bin"},
 		"keyAlgorithm":      {c.Certificates.KeyAlgorithm, "ecdsa-p256"},
 		"dashboard":         {c.Dashboard.Kind, "headlamp"},
+		"runtime.source":    {c.Runtime.Source, "build"},
+		"containerd":        {c.Runtime.ContainerdVersion, "v2.4.2"},
 	}
 	for name, got := range checks {
 		if got[0] != got[1] {
@@ -34,6 +36,26 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.Certificates.CAValidity.Duration != 10*Year || c.Certificates.Validity.Duration != Year {
 		t.Errorf("validity = %v/%v, want 10y/1y", c.Certificates.CAValidity, c.Certificates.Validity)
+	}
+}
+
+// TestRuntimeSourceFollowsTheBinaries: the runtime comes from where the
+// binaries come from, unless set; there is no download of it.
+func TestRuntimeSourceFollowsTheBinaries(t *testing.T) {
+	for yaml, want := range map[string]string{
+		"": "build",
+		"binaries:\n  source: dir\n  dir: /srv/bin\n":                            "dir",
+		"binaries:\n  source: download\n":                                        "debian",
+		"binaries:\n  source: dir\n  dir: /srv/bin\nruntime:\n  source: build\n": "build",
+	} {
+		c, err := Parse([]byte(yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.ApplyDefaults(testHost)
+		if c.Runtime.Source != want {
+			t.Errorf("%q: runtime.source %s, want %s", yaml, c.Runtime.Source, want)
+		}
 	}
 }
 
@@ -98,6 +120,11 @@ func TestErrors(t *testing.T) {
 		{"bad source", "binaries:\n  source: apt", "binaries.source", "apt", "build, dir, download"},
 		{"dir source without dir", "binaries:\n  source: dir", "binaries.dir", "", "absolute path"},
 		{"download bad url", "binaries:\n  source: download\n  downloadURL: ftp://x", "binaries.downloadURL", "ftp://x", "http"},
+		{"bad runtime source", "runtime:\n  source: apt", "runtime.source", "apt", "build, dir, debian"},
+		{"runtime from a dir without one", "runtime:\n  source: dir", "runtime.source", "dir", "set binaries.dir"},
+		{"containerd 1.x", "runtime:\n  containerdVersion: v1.7.30", "runtime.containerdVersion", "v1.7.30", "runtime.source debian"},
+		{"bad runc version", "runtime:\n  runcVersion: 1.5.3", "runtime.runcVersion", "1.5.3", "v1.5.3"},
+		{"bad CNI plugins version", "runtime:\n  cniPluginsVersion: latest", "runtime.cniPluginsVersion", "latest", "v1.10.0"},
 		{"bad dashboard", "dashboard:\n  kind: lens", "dashboard.kind", "lens", "headlamp"},
 		{"backup schedule with a quote", "backup:\n  schedule: 'daily\"; rm -rf /'", "backup.schedule", "daily\"; rm -rf /", "systemd calendar expression"},
 		{"backup keep negative", "backup:\n  keep: -1", "backup.keep", "-1", "1 to 1000"},

@@ -93,6 +93,17 @@ type Runtime struct {
 	SandboxImage string `yaml:"sandboxImage" json:"sandboxImage"`
 	// ImageBundle is a directory of OCI/docker tarballs imported instead of pulling.
 	ImageBundle string `yaml:"imageBundle" json:"imageBundle"`
+	// Source is where containerd, runc and the CNI plugins come from: build
+	// (from source with the Go toolchain, like the binaries), dir (from
+	// binaries.dir), or debian (Debian's packages: containerd 1.6, which
+	// Kubernetes 1.38 no longer supports). The default follows
+	// binaries.source: build, dir, or debian for download.
+	Source string `yaml:"source" json:"source"`
+	// ContainerdVersion, RuncVersion and CNIPluginsVersion are the releases
+	// built (source build) or expected (dir).
+	ContainerdVersion string `yaml:"containerdVersion" json:"containerdVersion"`
+	RuncVersion       string `yaml:"runcVersion" json:"runcVersion"`
+	CNIPluginsVersion string `yaml:"cniPluginsVersion" json:"cniPluginsVersion"`
 }
 
 // Dashboard selects the web UI.

@@ -140,6 +140,15 @@ func (c *Cluster) Validate() error {
 	if c.Runtime.ImageBundle != "" {
 		v.absPath("runtime.imageBundle", c.Runtime.ImageBundle)
 	}
+	v.oneOf("runtime.source", c.Runtime.Source, "build", "dir", "debian")
+	if c.Runtime.Source == "dir" && c.Binaries.Dir == "" {
+		v.add("runtime.source", c.Runtime.Source, "build or debian, or set binaries.dir to the directory holding containerd, containerd-shim-runc-v2, ctr, runc and cni/")
+	}
+	if !strings.HasPrefix(c.Runtime.ContainerdVersion, "v2.") || !versionRE().MatchString(c.Runtime.ContainerdVersion) {
+		v.add("runtime.containerdVersion", c.Runtime.ContainerdVersion, "a containerd 2 release such as v2.4.2 (1.x is Debian's: runtime.source debian)")
+	}
+	v.match("runtime.runcVersion", c.Runtime.RuncVersion, versionRE(), "a runc release such as v1.5.3")
+	v.match("runtime.cniPluginsVersion", c.Runtime.CNIPluginsVersion, versionRE(), "a CNI plugins release such as v1.10.0")
 	v.oneOf("dashboard.kind", c.Dashboard.Kind, "headlamp", "kubernetes-dashboard", "none")
 	v.match("dashboard.adminClusterRole", c.Dashboard.AdminClusterRole, dns1123RE(), "a ClusterRole name such as cluster-admin or view")
 	if c.Backup.Schedule != "" {

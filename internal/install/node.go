@@ -234,7 +234,7 @@ func undoNode(c *phases.Context) error {
 	if !c.Root.IsSystem() {
 		return nil
 	}
-	return cleanupNode(c, c.Root, c.Config, runtime.Exec(c), mountInfo)
+	return cleanupNode(c, c.Root, c.Config, runtime.Exec(c, c.Config), mountInfo)
 }
 
 // cleanupNode removes kube-proxy's rules (`kube-proxy --cleanup`), the KUBE-*

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/k8s-single/k8s-single/internal/binaries"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/gobuild"
 	"github.com/k8s-single/k8s-single/internal/host"
@@ -25,16 +26,21 @@ import (
 const criTimeout = 90 * time.Second
 
 // Runtime configures containerd, the CNI bridge and the kernel settings pods
-// need, installs what is missing of Debian's containerd, runc, CNI plugins
-// and node tools, restarts containerd and makes the sandbox image present
-// (imported from runtime.imageBundle, else pulled).
+// need, installs k8s-single's containerd, runc and CNI plugins (or Debian's,
+// with runtime.source debian) and the node's tools, restarts containerd and
+// makes the sandbox image present (imported from runtime.imageBundle, else
+// pulled). A change of the runtime's versions (Debian's to k8s-single's
+// included) re-runs it: containerd restarts on the new binaries with the
+// pods left running, or goes back to the old ones.
 func Runtime() phases.Phase {
 	return phases.Phase{
 		Name:  PhaseRuntime,
 		Short: "install and configure containerd, the CNI bridge and sysctls; import images",
 		// It reads nothing of etcd, the certificates or the control plane:
-		// it runs beside them, and the node phase waits for it.
-		After: []phases.Name{PhasePreflight},
+		// it runs beside them, and the node phase waits for it. It comes after
+		// the binaries phase so that a cold source build of containerd never
+		// runs at the same time as Kubernetes' (that phase builds both).
+		After: []phases.Name{PhasePreflight, PhaseBinaries},
 		Inputs: func(c *phases.Context) (any, error) {
 			fs, err := runtimeFiles(c.Config)
 			if err != nil {
@@ -45,9 +51,10 @@ func Runtime() phases.Phase {
 				return nil, err
 			}
 			return struct {
-				Files  map[string]string
-				Bundle map[string]string
-			}{fs.digests(), bundle}, nil
+				Files   map[string]string
+				Bundle  map[string]string
+				Runtime []string
+			}{fs.digests(), bundle, runtimeSource(c.Config)}, nil
 		},
 		Render: func(c *phases.Context) error {
 			fs, err := runtimeFiles(c.Config)
@@ -71,9 +78,35 @@ func Runtime() phases.Phase {
 }
 
 // runtimeFiles are containerd's config, the CNI conflist and the sysctl
-// drop-in for this machine.
+// drop-in for this machine, and containerd's unit when the runtime is
+// k8s-single's own.
 func runtimeFiles(c *config.Cluster) (files, error) {
-	return runtime.Render(c, runtime.DetectHost(HostFacts(c).CgroupDriver))
+	fs, err := runtime.Render(c, runtime.DetectHost(HostFacts(c).CgroupDriver))
+	if err != nil || runtime.FromDebian(c) {
+		return fs, err
+	}
+	u, err := units.RenderContainerd(c)
+	return append(fs, u), err
+}
+
+// runtimeSource identifies the runtime binaries the phase installs: the
+// source and the versions and, for source dir, each file's size and time, so
+// that a replaced binary re-runs the phase without hashing 100 MB.
+func runtimeSource(c *config.Cluster) []string {
+	rt := c.Runtime
+	id := []string{rt.Source}
+	if runtime.FromDebian(c) {
+		return id
+	}
+	id = append(id, rt.ContainerdVersion, rt.RuncVersion, rt.CNIPluginsVersion)
+	if rt.Source == "dir" {
+		for _, name := range binaries.RuntimeNames {
+			if st, err := os.Stat(filepath.Join(c.Binaries.Dir, name)); err == nil {
+				id = append(id, fmt.Sprintf("%s %d %s", name, st.Size(), st.ModTime().UTC().Format(time.RFC3339Nano)))
+			}
+		}
+	}
+	return id
 }
 
 // bundleListing identifies the bundle's tarballs by name, size and time, so
@@ -99,8 +132,12 @@ func bundleListing(dir string) (map[string]string, error) {
 // those this machine will not take), restarts containerd on the new config,
 // waits for its CRI and makes the sandbox image present.
 func startRuntime(c *phases.Context) error {
-	run := runtime.Exec(c)
+	run := runtime.Exec(c, c.Config)
 	if err := ensurePackages(c, run); err != nil {
+		return err
+	}
+	installed, err := installRuntimeBinaries(c)
+	if err != nil {
 		return err
 	}
 	versions := runtime.Versions(run)
@@ -116,10 +153,7 @@ func startRuntime(c *phases.Context) error {
 	if err := rememberContainerdState(c); err != nil {
 		return err
 	}
-	if err := startUnits(c, containerdUnit); err != nil {
-		return err
-	}
-	if err := waitCRI(c, run); err != nil {
+	if err := restartContainerd(c, run, installed); err != nil {
 		return err
 	}
 	if dir := c.Config.Runtime.ImageBundle; dir != "" {
@@ -134,6 +168,76 @@ func startRuntime(c *phases.Context) error {
 		return err
 	}
 	return ensureAgentImage(c, run, images.AgentImage())
+}
+
+// installRuntimeBinaries puts k8s-single's containerd, runc and CNI plugins
+// (built, or from binaries.dir) where the unit and containerd's config run
+// them, after checking their versions, and returns their host paths. The
+// running containerd keeps its old binary until restartContainerd; WriteFile
+// keeps what it replaced, for a failed start to go back to.
+func installRuntimeBinaries(c *phases.Context) ([]string, error) {
+	if runtime.FromDebian(c.Config) {
+		return nil, nil
+	}
+	dir, err := binaries.RuntimeDir(c, c.Config, c.Out())
+	if err != nil {
+		return nil, err
+	}
+	if err := binaries.CheckRuntimeVersions(dir, c.Config); err != nil {
+		return nil, fmt.Errorf("runtime binaries in %s (runtime.source %s): %w", dir, c.Config.Runtime.Source, err)
+	}
+	var paths []string
+	for _, name := range binaries.RuntimeNames {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return paths, err
+		}
+		dest := binaries.RuntimeDest(c.Config, name)
+		if err := c.WriteFile(dest, data, layout.ModeBinary); err != nil {
+			return paths, err
+		}
+		paths = append(paths, dest)
+	}
+	rt := c.Config.Runtime
+	c.Printf("containerd %s, runc %s and CNI plugins %s (%s) in %s and %s",
+		rt.ContainerdVersion, rt.RuncVersion, rt.CNIPluginsVersion, rt.Source, c.Config.Binaries.InstallDir, binaries.CNIBinDir)
+	return paths, nil
+}
+
+// restartContainerd restarts containerd on its new config (and binaries)
+// and waits for its CRI. Pods keep running: the unit's KillMode=process
+// leaves their shims alone. When a containerd whose files this run replaced
+// does not come up, the replaced files (binaries, config, unit) go back, the
+// old containerd is started again and waited for, and the error names
+// containerd with its log lines.
+func restartContainerd(c *phases.Context, run runtime.Run, binaryPaths []string) error {
+	err := startUnits(c, containerdUnit)
+	if err == nil {
+		err = waitCRI(c, run)
+	}
+	if err == nil {
+		return nil
+	}
+	fs, rerr := runtimeFiles(c.Config)
+	if rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	var paths []string
+	for _, f := range fs {
+		paths = append(paths, f.Path)
+	}
+	restored, rerr := c.Restore(append(paths, binaryPaths...)...)
+	if rerr != nil || len(restored) == 0 {
+		return errors.Join(err, rerr)
+	}
+	c.Printf("containerd did not come up on the new files: put back %d files it ran with before (%s)", len(restored), strings.Join(restored, " "))
+	if rerr := startUnits(c, containerdUnit); rerr != nil {
+		return errors.Join(err, fmt.Errorf("restart containerd on its previous files: %w", rerr))
+	}
+	if rerr := waitCRI(c, run); rerr != nil {
+		return errors.Join(err, fmt.Errorf("containerd on its previous files: %w", rerr))
+	}
+	return fmt.Errorf("%w\ncontainerd runs again on the files it had before; fix the cause and run `k8s-single up` again", err)
 }
 
 // ensureAgentImage makes the verify phase's workload image present. It is
@@ -157,7 +261,7 @@ func ensureAgentImage(c *phases.Context, run runtime.Run, img images.Image) erro
 
 // ensurePackages installs the runtime's Debian packages that are missing.
 func ensurePackages(c *phases.Context, run runtime.Run) error {
-	missing, err := runtime.MissingPackages(run, runtime.Packages)
+	missing, err := runtime.MissingPackages(run, runtime.Packages(c.Config))
 	if err != nil || len(missing) == 0 {
 		return err
 	}
@@ -202,7 +306,7 @@ func ensureSandboxImage(c *phases.Context, run runtime.Run) error {
 // verifyRuntime checks that the CRI serves, the sandbox image is present
 // and no other CNI config takes precedence over ours.
 func verifyRuntime(c *phases.Context) error {
-	run := runtime.Exec(c)
+	run := runtime.Exec(c, c.Config)
 	if err := waitCRI(c, run); err != nil {
 		return err
 	}
@@ -231,11 +335,15 @@ func verifyRuntime(c *phases.Context) error {
 
 // planRuntime is what a dry run says Start would do.
 func planRuntime(c *phases.Context) []string {
-	plan := []string{
-		"install the missing ones of the Debian packages " + strings.Join(runtime.Packages, " "),
-		"set the sysctls of " + runtime.SysctlConf + " in " + runtime.ProcSys,
-		"enable and restart containerd.service, wait for its CRI",
+	plan := []string{"install the missing ones of the Debian packages " + strings.Join(runtime.Packages(c.Config), " ")}
+	if !runtime.FromDebian(c.Config) {
+		rt := c.Config.Runtime
+		plan = append(plan, fmt.Sprintf("put containerd %s, runc %s (into %s) and the CNI plugins %s (into %s) from runtime.source %s",
+			rt.ContainerdVersion, rt.RuncVersion, c.Config.Binaries.InstallDir, rt.CNIPluginsVersion, binaries.CNIBinDir, rt.Source))
 	}
+	plan = append(plan,
+		"set the sysctls of "+runtime.SysctlConf+" in "+runtime.ProcSys,
+		"enable and restart containerd.service, wait for its CRI")
 	if dir := c.Config.Runtime.ImageBundle; dir != "" {
 		plan = append(plan, "import the image tarballs of "+dir+" into containerd")
 	}
@@ -275,7 +383,7 @@ func undoRuntime(c *phases.Context) error {
 		return err
 	}
 	defer m.Close()
-	return cleanupRuntime(c, c, c.Root, runtime.Exec(c), m, mountInfo)
+	return cleanupRuntime(c, c, c.Root, runtime.Exec(c, c.Config), m, mountInfo)
 }
 
 // criSandboxes is where containerd's CRI mounts each sandbox's /dev/shm.

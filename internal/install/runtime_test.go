@@ -16,16 +16,43 @@ import (
 )
 
 func TestRuntimeFiles(t *testing.T) {
-	fs, err := runtimeFiles(sampleCluster(t))
-	if err != nil {
-		t.Fatal(err)
+	for source, want := range map[string][]string{
+		"build":  {runtime.ContainerdConfig, runtime.CNIConflist, runtime.SysctlConf, "/etc/systemd/system/containerd.service"},
+		"debian": {runtime.ContainerdConfig, runtime.CNIConflist, runtime.SysctlConf}, // Debian's unit runs Debian's containerd
+	} {
+		c := sampleCluster(t)
+		c.Runtime.Source = source
+		fs, err := runtimeFiles(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var paths []string
+		for _, f := range fs {
+			paths = append(paths, f.Path)
+		}
+		if !slices.Equal(paths, want) {
+			t.Errorf("runtime.source %s: files %q, want %q", source, paths, want)
+		}
 	}
-	var paths []string
-	for _, f := range fs {
-		paths = append(paths, f.Path)
+}
+
+func TestRuntimeSourceIdentifiesTheBinaries(t *testing.T) {
+	c := sampleCluster(t)
+	c.Runtime.Source, c.Binaries.Dir = "dir", t.TempDir()
+	write := func(data string) {
+		if err := os.WriteFile(filepath.Join(c.Binaries.Dir, "containerd"), []byte(data), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if want := []string{runtime.ContainerdConfig, runtime.CNIConflist, runtime.SysctlConf}; !slices.Equal(paths, want) {
-		t.Errorf("files %q, want %q", paths, want)
+	write("one")
+	before := runtimeSource(c)
+	write("other")
+	if slices.Equal(before, runtimeSource(c)) {
+		t.Error("a replaced containerd in binaries.dir leaves the phase's inputs as they were")
+	}
+	c.Runtime.Source = "debian"
+	if got := runtimeSource(c); !slices.Equal(got, []string{"debian"}) {
+		t.Errorf("debian: %q, want only the source (Debian's packages have no versions in the config)", got)
 	}
 }
 
@@ -60,15 +87,28 @@ func TestBundleListing(t *testing.T) {
 func TestPlanRuntime(t *testing.T) {
 	cfg := sampleCluster(t)
 	c := &phases.Context{Config: cfg}
-	if plan := planRuntime(c); len(plan) != 5 || strings.Contains(strings.Join(plan, "\n"), "import") ||
-		!strings.Contains(plan[4], images.AgentImage().Ref) {
-		t.Errorf("plan without a bundle: %q", plan)
+	plan := strings.Join(planRuntime(c), "\n")
+	for _, want := range []string{"Debian packages iptables conntrack socat\n",
+		"put containerd v2.4.2, runc v1.5.3 (into /opt/kubernetes/bin) and the CNI plugins v1.10.0 (into /opt/cni/bin) from runtime.source build",
+		images.AgentImage().Ref} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan without a bundle lacks %q:\n%s", want, plan)
+		}
+	}
+	if strings.Contains(plan, "import") {
+		t.Errorf("plan without a bundle imports:\n%s", plan)
 	}
 	cfg.Runtime.ImageBundle = "/srv/images"
-	plan := planRuntime(c)
-	if len(plan) != 6 || plan[3] != "import the image tarballs of /srv/images into containerd" ||
-		plan[4] != "make sure the sandbox image registry.k8s.io/pause:3.10 is present" {
-		t.Errorf("plan with a bundle: %q", plan)
+	cfg.Runtime.Source = "debian"
+	plan = strings.Join(planRuntime(c), "\n")
+	for _, want := range []string{"Debian packages containerd runc containernetworking-plugins iptables conntrack socat\n",
+		"import the image tarballs of /srv/images into containerd\nmake sure the sandbox image registry.k8s.io/pause:3.10 is present"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan with a bundle and Debian's runtime lacks %q:\n%s", want, plan)
+		}
+	}
+	if strings.Contains(plan, "put containerd") {
+		t.Errorf("plan with Debian's runtime installs k8s-single's:\n%s", plan)
 	}
 }
 

@@ -86,8 +86,8 @@ var healthChecks = []healthCheck{
 	{"kube-apiserver", PhaseControlPlane, endpointCheck(0)},
 	{"kube-controller-manager", PhaseControlPlane, endpointCheck(1)},
 	{"kube-scheduler", PhaseControlPlane, endpointCheck(2)},
-	{"containerd", PhaseRuntime, func(ctx context.Context, _ host.Root, _ *config.Cluster) error {
-		ok, detail, err := runtime.CRIReady(runtime.Exec(ctx))
+	{"containerd", PhaseRuntime, func(ctx context.Context, _ host.Root, c *config.Cluster) error {
+		ok, detail, err := runtime.CRIReady(runtime.Exec(ctx, c))
 		if err == nil && !ok {
 			err = fmt.Errorf("CRI not ready: %s", detail)
 		}

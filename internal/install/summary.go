@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -49,9 +50,9 @@ type PhaseTime struct {
 }
 
 // SetRunning records the versions the daemons report (RunningVersions),
-// in upgrade order.
+// in upgrade order, containerd last.
 func (s *Summary) SetRunning(running map[string]string) {
-	for _, name := range upgradeOrder {
+	for _, name := range append(slices.Clone(upgradeOrder), "containerd") {
 		if v, ok := running[name]; ok {
 			s.Running = append(s.Running, [2]string{name, v})
 		}
@@ -109,11 +110,13 @@ func NewSummary(root host.Root, c *config.Cluster, outcomes []phases.Outcome, st
 }
 
 // versionField picks the version out of a --version line: the first field
-// that starts with a digit ("containerd github.com/containerd/containerd
-// 1.6.20~ds1 ..." gives 1.6.20~ds1), else the whole line.
+// that starts with a digit or v and a digit ("containerd
+// github.com/containerd/containerd 1.6.20~ds1 ..." gives 1.6.20~ds1,
+// "containerd github.com/containerd/containerd/v2 v2.4.2" v2.4.2), else the
+// whole line.
 func versionField(line string) string {
 	for _, f := range strings.Fields(line) {
-		if f[0] >= '0' && f[0] <= '9' {
+		if n := strings.TrimPrefix(f, "v"); n != "" && n[0] >= '0' && n[0] <= '9' {
 			return f
 		}
 	}

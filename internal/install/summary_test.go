@@ -91,6 +91,7 @@ func TestSummaryDryRunPathsUnderRoot(t *testing.T) {
 func TestVersionField(t *testing.T) {
 	for line, want := range map[string]string{
 		"containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+b1": "1.6.20~ds1",
+		"containerd github.com/containerd/containerd/v2 v2.4.2":                  "v2.4.2",
 		"runc version 1.1.5+ds1":    "1.1.5+ds1",
 		"exec: \"runc\": not found": "exec: \"runc\": not found",
 	} {

@@ -17,6 +17,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/kube"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/probe"
+	"github.com/k8s-single/k8s-single/internal/runtime"
 	"github.com/k8s-single/k8s-single/internal/skew"
 )
 
@@ -135,8 +136,9 @@ var buildInfoRE = regexp.MustCompile(`git_version="([^"]+)"`)
 
 // RunningVersions asks each daemon which version it runs: etcd its status,
 // the apiserver /version, the controller-manager, scheduler and kube-proxy
-// their kubernetes_build_info metric, the kubelet through its Node's status.
-// A daemon that does not answer within a few seconds is left out.
+// their kubernetes_build_info metric, the kubelet through its Node's status,
+// containerd its version service (ctr version). A daemon that does not
+// answer within a few seconds is left out.
 func RunningVersions(ctx context.Context, root host.Root, c *config.Cluster) map[string]string {
 	out := map[string]string{}
 	// ask bounds each question, so one daemon that hangs costs its own
@@ -190,6 +192,10 @@ func RunningVersions(ctx context.Context, root host.Root, c *config.Cluster) map
 	ask("kube-controller-manager", metric(endpoints[1]))
 	ask("kube-scheduler", metric(endpoints[2]))
 	ask("kube-proxy", metric(probe.Endpoint{Name: "kube-proxy /metrics", URL: "http://127.0.0.1:10249/metrics"}))
+	ask("containerd", func(ctx context.Context) string {
+		v, _ := runtime.ServerVersion(runtime.Exec(ctx, c))
+		return v
+	})
 	return out
 }
 

@@ -46,6 +46,26 @@ func CRIReady(run Run) (bool, string, error) {
 	return false, "", fmt.Errorf("containerd lists no CRI plugin (ctr plugins ls): is %q disabled in %s?", "cri", ContainerdConfig)
 }
 
+// ServerVersion asks the running containerd its version (`ctr version`, the
+// Server section): "v2.4.2" for k8s-single's, "1.6.20~ds1" for Debian's.
+func ServerVersion(run Run) (string, error) {
+	out, err := ctrQuery(run, "version")
+	if err != nil {
+		return "", err
+	}
+	server := false
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "Server:" {
+			server = true
+		}
+		if v, ok := strings.CutPrefix(line, "Version:"); ok && server {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("ctr version printed no server version: %q", out)
+}
+
 // HasImage reports whether ref is in the CRI's image store
 // (`ctr images ls -q`), comparing normalized references.
 func HasImage(run Run, ref string) (bool, error) {

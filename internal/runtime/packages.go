@@ -4,14 +4,27 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path"
 	"slices"
 	"strings"
+
+	"github.com/k8s-single/k8s-single/internal/binaries"
+	"github.com/k8s-single/k8s-single/internal/config"
 )
 
-// Packages are the Debian packages the node runs pods with: the runtime,
-// the CNI plugins, and the tools kube-proxy and the kubelet call (iptables,
-// conntrack, socat for port-forward).
-var Packages = []string{"containerd", "runc", "containernetworking-plugins", "iptables", "conntrack", "socat"}
+// nodeTools are the Debian packages of the tools kube-proxy and the kubelet
+// call (iptables, conntrack, socat for port-forward).
+var nodeTools = []string{"iptables", "conntrack", "socat"}
+
+// Packages are the Debian packages the node runs pods with: the node's
+// tools, and Debian's containerd, runc and CNI plugins when the runtime is
+// Debian's.
+func Packages(c *config.Cluster) []string {
+	if FromDebian(c) {
+		return append([]string{"containerd", "runc", "containernetworking-plugins"}, nodeTools...)
+	}
+	return nodeTools
+}
 
 // MissingPackages asks dpkg which of pkgs are not installed.
 func MissingPackages(run Run, pkgs []string) ([]string, error) {
@@ -55,8 +68,8 @@ func InstallPackages(run Run, pkgs []string) error {
 	return nil
 }
 
-// Versions returns the first line of containerd --version and runc --version,
-// or why it could not be read.
+// Versions returns the first line of containerd --version and runc --version
+// (run by Exec: the ones the node runs), or why it could not be read.
 func Versions(run Run) []string {
 	var out []string
 	for _, bin := range []string{"containerd", "runc"} {
@@ -69,4 +82,13 @@ func Versions(run Run) []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// Binary is the path of one of the runtime's commands (containerd, ctr,
+// runc): Debian's in /usr/bin, or k8s-single's in binaries.installDir.
+func Binary(c *config.Cluster, name string) string {
+	if FromDebian(c) {
+		return path.Join("/usr/bin", name)
+	}
+	return binaries.RuntimeDest(c, name)
 }

@@ -4,10 +4,15 @@
 // bring them up: Debian packages, the CRI's health, the image bundle and the
 // sandbox image.
 //
+// The runtime is either k8s-single's own (containerd 2, runc and the CNI
+// plugins built from source by internal/binaries, run by k8s-single's
+// containerd.service) or Debian's packages (runtime.source debian, run by
+// Debian's unit).
+//
 // It renders files as bytes (callers write them through host.Root) and runs
 // every command through a Run function, so tests assert the commands without
-// running them. It must not write containerd's unit (Debian's is used),
-// touch any file in /etc/cni/net.d but its own, or start the kubelet.
+// running them. It must not touch any file in /etc/cni/net.d but its own, or
+// start the kubelet.
 package runtime
 
 import (
@@ -18,9 +23,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/k8s-single/k8s-single/internal/binaries"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/units"
@@ -32,9 +39,22 @@ const (
 	ContainerdConfig = "/etc/containerd/config.toml"
 	CNIConfDir       = "/etc/cni/net.d"
 	CNIConflist      = CNIConfDir + "/10-k8s-single.conflist"
-	CNIBinDir        = "/usr/lib/cni" // Debian's containernetworking-plugins
 	SysctlConf       = "/etc/sysctl.d/99-k8s-single.conf"
+	// DebianCNIBinDir is where Debian's containernetworking-plugins are.
+	DebianCNIBinDir = "/usr/lib/cni"
 )
+
+// FromDebian reports whether the node runs Debian's containerd, runc and CNI
+// plugins (runtime.source debian) rather than the ones k8s-single installs.
+func FromDebian(c *config.Cluster) bool { return c.Runtime.Source == "debian" }
+
+// CNIBinDir is the directory containerd runs the CNI plugins from.
+func CNIBinDir(c *config.Cluster) string {
+	if FromDebian(c) {
+		return DebianCNIBinDir
+	}
+	return binaries.CNIBinDir
+}
 
 // Host holds the facts about the machine containerd's config depends on.
 type Host struct {
@@ -120,11 +140,16 @@ func Render(c *config.Cluster, h Host) ([]units.File, error) {
 type Run func(name string, args ...string) ([]byte, error)
 
 // Exec returns the Run that executes commands on this machine, ended with
-// ctx. Commands never prompt: their standard input is empty and Debian's
-// tools are told so (DEBIAN_FRONTEND=noninteractive).
-func Exec(ctx context.Context) Run {
+// ctx. The runtime's own commands (containerd, ctr, runc) run from where the
+// config's runtime has them (Binary). Commands never prompt: their standard
+// input is empty and Debian's tools are told so (DEBIAN_FRONTEND=noninteractive).
+func Exec(ctx context.Context, c *config.Cluster) Run {
 	return func(name string, args ...string) ([]byte, error) {
-		cmd := exec.CommandContext(ctx, name, args...)
+		cmdPath := name
+		if slices.Contains(runtimeCommands, name) {
+			cmdPath = Binary(c, name)
+		}
+		cmd := exec.CommandContext(ctx, cmdPath, args...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -138,6 +163,9 @@ func Exec(ctx context.Context) Run {
 		return out, fmt.Errorf("%s: %w", commandLine(name, args), err)
 	}
 }
+
+// runtimeCommands are the commands Exec runs from the runtime's install paths.
+var runtimeCommands = []string{"containerd", "ctr", "runc"}
 
 func commandLine(name string, args []string) string {
 	return strings.Join(append([]string{name}, args...), " ")

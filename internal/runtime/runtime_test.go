@@ -26,9 +26,11 @@ var hosts = map[string]Host{
 	"vm":     {CgroupDriver: "systemd", CapSysResource: true, AppArmor: true},
 }
 
-func render(t *testing.T, h Host) map[string][]byte {
+func render(t *testing.T, h Host, source string) map[string][]byte {
 	t.Helper()
-	files, err := Render(configtest.Cluster(t), h)
+	c := configtest.Cluster(t)
+	c.Runtime.Source = source
+	files, err := Render(c, h)
 	if err != nil {
 		t.Fatalf("Render: %v", err)
 	}
@@ -52,58 +54,98 @@ func render(t *testing.T, h Host) map[string][]byte {
 
 func TestRenderGolden(t *testing.T) {
 	for name, h := range hosts {
-		for path, data := range render(t, h) {
+		for path, data := range render(t, h, "build") {
 			golden.Check(t, filepath.Join("testdata", name, filepath.Base(path)), data)
 		}
+		debian := render(t, h, "debian")[ContainerdConfig]
+		golden.Check(t, filepath.Join("testdata", name, "debian-"+filepath.Base(ContainerdConfig)), debian)
 	}
 }
 
 // TestContainerdConfigToggles pins, independently of the golden files, the
-// settings each host fact turns on or off.
+// settings each host fact turns on or off, in both schemas: version 3 for
+// k8s-single's containerd 2, version 2 for Debian's 1.6.
 func TestContainerdConfigToggles(t *testing.T) {
-	for _, tc := range []struct {
-		host                                   Host
-		systemdCgroup, restrictOOM, noAppArmor bool
+	schemas := []struct {
+		source  string
+		version int64
+		// cri, images and runtimes are the tables that hold the CRI's
+		// settings, the sandbox image and the runc runtime.
+		cri, images, runc []string
+		sandbox           string
+		cni               map[string]any
 	}{
-		{Host{CgroupDriver: "systemd"}, true, true, true},
-		{Host{CgroupDriver: "cgroupfs", CapSysResource: true, AppArmor: true}, false, false, false},
-		{Host{CgroupDriver: "systemd", CapSysResource: true}, true, false, true},
-		{Host{CgroupDriver: "cgroupfs", AppArmor: true}, false, true, false},
-	} {
-		t.Run(fmt.Sprintf("%+v", tc.host), func(t *testing.T) {
-			tree, err := toml.LoadBytes(render(t, tc.host)[ContainerdConfig])
-			if err != nil {
-				t.Fatalf("containerd config is not TOML: %v", err)
-			}
-			cri := func(key string) any { return tree.GetPath([]string{"plugins", "io.containerd.grpc.v1.cri", key}) }
-			want := map[string]any{
-				"SystemdCgroup":                       tc.systemdCgroup,
-				"restrict_oom_score_adj":              tc.restrictOOM,
-				"disable_apparmor":                    tc.noAppArmor,
-				"tolerate_missing_hugetlb_controller": true,
-				"sandbox_image":                       "registry.k8s.io/pause:3.10",
-			}
-			got := map[string]any{
-				"SystemdCgroup":                       tree.GetPath([]string{"plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes", "runc", "options", "SystemdCgroup"}),
-				"restrict_oom_score_adj":              cri("restrict_oom_score_adj"),
-				"disable_apparmor":                    cri("disable_apparmor"),
-				"tolerate_missing_hugetlb_controller": cri("tolerate_missing_hugetlb_controller"),
-				"sandbox_image":                       cri("sandbox_image"),
-			}
-			for k, v := range want {
-				if got[k] != v {
-					t.Errorf("%s = %v, want %v", k, got[k], v)
+		{"build", 4,
+			[]string{"plugins", "io.containerd.cri.v1.runtime"},
+			[]string{"plugins", "io.containerd.cri.v1.images", "pinned_images"},
+			[]string{"plugins", "io.containerd.cri.v1.runtime", "containerd", "runtimes", "runc", "options"},
+			"sandbox",
+			map[string]any{"bin_dirs": []any{"/opt/cni/bin"}, "conf_dir": "/etc/cni/net.d"}},
+		{"debian", 2,
+			[]string{"plugins", "io.containerd.grpc.v1.cri"},
+			[]string{"plugins", "io.containerd.grpc.v1.cri"},
+			[]string{"plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes", "runc", "options"},
+			"sandbox_image",
+			map[string]any{"bin_dir": "/usr/lib/cni", "conf_dir": "/etc/cni/net.d"}},
+	}
+	for _, schema := range schemas {
+		for _, tc := range []struct {
+			host                                   Host
+			systemdCgroup, restrictOOM, noAppArmor bool
+		}{
+			{Host{CgroupDriver: "systemd"}, true, true, true},
+			{Host{CgroupDriver: "cgroupfs", CapSysResource: true, AppArmor: true}, false, false, false},
+			{Host{CgroupDriver: "systemd", CapSysResource: true}, true, false, true},
+			{Host{CgroupDriver: "cgroupfs", AppArmor: true}, false, true, false},
+		} {
+			t.Run(fmt.Sprintf("%s %+v", schema.source, tc.host), func(t *testing.T) {
+				c := configtest.Cluster(t)
+				c.Runtime.Source = schema.source
+				data, err := containerdConfig(c, tc.host)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if v := tree.Get("version"); v != int64(2) {
-				t.Errorf("version = %v, want 2", v)
-			}
-			for key, want := range map[string]string{"bin_dir": "/usr/lib/cni", "conf_dir": "/etc/cni/net.d"} {
-				if got := tree.GetPath([]string{"plugins", "io.containerd.grpc.v1.cri", "cni", key}); got != want {
-					t.Errorf("cni %s = %v, want %s", key, got, want)
+				tree, err := toml.LoadBytes(data)
+				if err != nil {
+					t.Fatalf("containerd config is not TOML: %v", err)
 				}
-			}
-		})
+				at := func(table []string, key string) any { return tree.GetPath(append(slices.Clone(table), key)) }
+				want := map[string]any{
+					"SystemdCgroup":                       tc.systemdCgroup,
+					"restrict_oom_score_adj":              tc.restrictOOM,
+					"disable_apparmor":                    tc.noAppArmor,
+					"tolerate_missing_hugetlb_controller": true,
+					"sandbox":                             "registry.k8s.io/pause:3.10",
+				}
+				got := map[string]any{
+					"SystemdCgroup":                       at(schema.runc, "SystemdCgroup"),
+					"restrict_oom_score_adj":              at(schema.cri, "restrict_oom_score_adj"),
+					"disable_apparmor":                    at(schema.cri, "disable_apparmor"),
+					"tolerate_missing_hugetlb_controller": at(schema.cri, "tolerate_missing_hugetlb_controller"),
+					"sandbox":                             at(schema.images, schema.sandbox),
+				}
+				for k, v := range want {
+					if got[k] != v {
+						t.Errorf("%s = %v, want %v", k, got[k], v)
+					}
+				}
+				if v := tree.Get("version"); v != schema.version {
+					t.Errorf("version = %v, want %d", v, schema.version)
+				}
+				for key, want := range schema.cni {
+					if got := at(append(slices.Clone(schema.cri), "cni"), key); fmt.Sprint(got) != fmt.Sprint(want) {
+						t.Errorf("cni %s = %v, want %v", key, got, want)
+					}
+				}
+				runc := at(schema.runc, "BinaryName")
+				if schema.source == "build" && runc != "/opt/kubernetes/bin/runc" {
+					t.Errorf("runc BinaryName = %v, want k8s-single's /opt/kubernetes/bin/runc", runc)
+				}
+				if schema.source == "debian" && runc != nil {
+					t.Errorf("runc BinaryName = %v, want none (Debian's runc on PATH)", runc)
+				}
+			})
+		}
 	}
 }
 
@@ -502,7 +544,7 @@ func TestNormalizeRef(t *testing.T) {
 }
 
 func TestExec(t *testing.T) {
-	run := Exec(t.Context())
+	run := Exec(t.Context(), configtest.Cluster(t))
 	if out, err := run("sh", "-c", "echo out; echo err >&2"); err != nil || string(out) != "out\n" {
 		t.Errorf("sh: %q, %v; want stdout only", out, err)
 	}
@@ -515,5 +557,42 @@ func TestExec(t *testing.T) {
 	}
 	if _, err := run("k8s-single-no-such-command"); !errors.Is(err, exec.ErrNotFound) {
 		t.Errorf("missing command: %v, want exec.ErrNotFound", err)
+	}
+}
+
+func TestExecRunsTheRuntimesCommandsFromTheirInstallPaths(t *testing.T) {
+	c := configtest.Cluster(t)
+	c.Binaries.InstallDir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(c.Binaries.InstallDir, "ctr"), []byte("#!/bin/sh\necho ours\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.Runtime.Source = "build"
+	if out, err := Exec(t.Context(), c)("ctr", "--version"); err != nil || string(out) != "ours\n" {
+		t.Errorf("ctr with runtime.source build: %q, %v; want the one in binaries.installDir", out, err)
+	}
+	c.Runtime.Source = "debian"
+	if got := Binary(c, "ctr"); got != "/usr/bin/ctr" {
+		t.Errorf("Binary(ctr) with runtime.source debian = %s, want Debian's /usr/bin/ctr", got)
+	}
+}
+
+func TestSchemaVersion(t *testing.T) {
+	for v, want := range map[string]int{"v2.4.2": 4, "v2.3.0": 4, "v2.2.9": 3, "v2.0.0": 3} {
+		if got := schemaVersion(v); got != want {
+			t.Errorf("schemaVersion(%s) = %d, want %d", v, got, want)
+		}
+	}
+}
+
+func TestServerVersion(t *testing.T) {
+	const line = "ctr -n k8s.io --connect-timeout 2s --timeout 10s version"
+	rec := &recorder{answers: map[string]answer{line: {out: "Client:\n  Version:  v2.4.2\n  Revision: \n  Go version: go1.26.8\n\n" +
+		"Server:\n  Version:  1.6.20~ds1\n  Revision: 1.6.20~ds1-1+deb12u3\n  UUID: 5a0e\n"}}}
+	if v, err := ServerVersion(rec.run); err != nil || v != "1.6.20~ds1" {
+		t.Errorf("ServerVersion = %q, %v; want the server's 1.6.20~ds1, not the client's", v, err)
+	}
+	rec.answers[line] = answer{out: "Client:\n  Version:  v2.4.2\n"}
+	if _, err := ServerVersion(rec.run); err == nil {
+		t.Error("no Server section: no error")
 	}
 }

@@ -1,16 +1,12 @@
 package units
 
 import (
-	"bytes"
-	"fmt"
-	"io"
 	"path"
 	"strconv"
 
 	"github.com/coreos/go-systemd/v22/unit"
 
 	"github.com/k8s-single/k8s-single/internal/config"
-	"github.com/k8s-single/k8s-single/internal/layout"
 )
 
 // Self is k8s-single's own binary's name in the install dir, where the
@@ -90,14 +86,11 @@ func RenderTimers(c *config.Cluster) ([]File, error) {
 	}
 	var files []File
 	for _, u := range all {
-		data, err := io.ReadAll(unit.Serialize(u.opts))
+		f, err := render(u)
 		if err != nil {
-			return nil, fmt.Errorf("render %s: %w", u.name, err)
+			return nil, err
 		}
-		if _, err := unit.DeserializeOptions(bytes.NewReader(data)); err != nil {
-			return nil, fmt.Errorf("render %s: systemd could not read it: %w", u.name, err)
-		}
-		files = append(files, File{Path: path.Join(layout.UnitDir, u.name), Data: data, Mode: layout.ModePrivate})
+		files = append(files, f)
 	}
 	return files, nil
 }

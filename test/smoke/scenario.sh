@@ -191,8 +191,9 @@ s_up() {
 		"kubeconfig /etc/kubernetes/admin.conf" " verify ran " " total "; do
 		grep -qF -- "$want" "$OUT/up1.squeezed" || { echo "the summary of up lacks '$want'"; return 1; }
 	done
-	grep -qE 'versions Kubernetes v[^ ]+, etcd v[^ ]+, containerd [0-9][^ ]*, runc [0-9]' "$OUT/up1.squeezed" ||
+	grep -qE 'versions Kubernetes v[^ ]+, etcd v[^ ]+, containerd v?[0-9][^ ]*, runc [0-9]' "$OUT/up1.squeezed" ||
 		{ echo "the summary of up lacks the versions of Kubernetes, etcd, containerd and runc"; return 1; }
+	runtime_is_ours || return 1
 	if ! grep -qx '  kind: none' "$CFG"; then
 		grep -qF "dashboard https://$NODE_IP:30443/" "$OUT/up1.squeezed" || { echo "the summary of up lacks the dashboard URL"; return 1; }
 	fi
@@ -322,6 +323,58 @@ s_pods() {
 	done
 	[ "$(kubectl get pods -A --no-headers 2>/dev/null | wc -l)" -gt 0 ] || { echo "no pods at all, yet the addons phase ran"; return 1; }
 	echo "every pod Running (namespaces being deleted ignored)"
+}
+
+# runtime_is_ours: containerd runs from k8s-single's unit and binary, and
+# answers with the configured version of containerd 2 (not Debian's 1.6,
+# which the rootfs also holds).
+runtime_is_ours() {
+	local unit exe v want
+	want=$(k8s-single config defaults | sed -n 's/^  containerdVersion: //p') # the smoke config keeps the default
+	unit=$(systemctl show -P FragmentPath containerd.service)
+	exe=$(readlink "/proc/$(systemctl show -P MainPID containerd.service)/exe")
+	v=$(containerd_version)
+	[ "$unit" = /etc/systemd/system/containerd.service ] && [ "$exe" = /opt/kubernetes/bin/containerd ] && [ "$v" = "$want" ] || {
+		echo "containerd is not k8s-single's: unit $unit, binary $exe, version $v (want $want)"; return 1; }
+	echo "containerd $v from k8s-single's unit and $exe; runc $(/opt/kubernetes/bin/runc --version | sed -n 's/^runc version //p'), CNI plugins in /opt/cni/bin"
+}
+
+# containerd_version is the running containerd's version, as it answers.
+containerd_version() { k8s-single upgrade plan -c "$CFG" -o json | jq -r '.running.containerd // empty'; }
+
+# image-volume: a pod mounts an image (the verify agent's, already in the
+# node's store) as a read-only volume, which containerd 1.x cannot do; its
+# files are there inside the running container.
+s_image_volume() {
+	need up || return 77
+	local img pid id f
+	img=$(agent_image)
+	run kubectl create namespace imgvol
+	kubectl apply -f - <<YAML || return 1
+apiVersion: v1
+kind: Pod
+metadata: {name: reader, namespace: imgvol}
+spec:
+  containers:
+  - name: serve
+    image: $img
+    imagePullPolicy: Never
+    command: [/agent, serve, --addr=:8080]
+    volumeMounts: [{name: content, mountPath: /content}]
+  volumes:
+  - name: content
+    image: {reference: $img, pullPolicy: Never}
+YAML
+	run kubectl -n imgvol wait --for=condition=Ready pod/reader --timeout=120s || { run kubectl -n imgvol describe pod reader; return 1; }
+	id=$(kubectl -n imgvol get pod reader -o jsonpath='{.status.containerStatuses[0].containerID}')
+	id=${id#containerd://}
+	pid=$(ctr -n k8s.io tasks ls | awk -v id="$id" '$1 == id { print $2 }')
+	f=/proc/$pid/root/content/agent
+	[ -n "$pid" ] && [ -f "$f" ] && cmp -s "$f" "/proc/$pid/root/agent" || {
+		echo "the image volume's files are not in the container (container $id, pid ${pid:-none}): $(ls "/proc/$pid/root/content" 2>&1)"; return 1; }
+	awk '$5 == "/content" { print $6 }' "/proc/$pid/mountinfo" | grep -q '^ro' || { echo "the image volume is not read-only"; return 1; }
+	echo "a pod runs with the image $img mounted read-only at /content (its /agent is there, identical)"
+	run kubectl delete namespace imgvol --wait=false
 }
 
 # metrics: the aggregated metrics API is Available and the apiserver verifies
@@ -1086,7 +1139,7 @@ running_versions() { k8s-single upgrade plan -o json | jq -r '.running | to_entr
 expect_running() {
 	local got want t=$EPOCHREALTIME
 	want=$(printf '%s\n' "etcd $2" "kube-apiserver $1" "kube-controller-manager $1" "kube-scheduler $1" "kubelet $1" "kube-proxy $1" | sort)
-	until got=$(running_versions | sort) && [ "$got" = "$want" ]; do
+	until got=$(running_versions | grep -v '^containerd ' | sort) && [ "$got" = "$want" ]; do
 		awk -v a="$(since "$t")" -v m="$STATUS_WAIT" 'BEGIN { exit !(a > m) }' && break
 		sleep 1
 	done
@@ -1118,15 +1171,27 @@ avail_stop() {
 		END { if (down) max = -1; printf "%.1f\n", max }' "$AVAIL"
 }
 
+# debian_runtime prints the config on stdin with runtime.source debian: the
+# node as installed before k8s-single brought its own containerd.
+debian_runtime() {
+	awk '{ print } /^runtime:/ { print "  source: debian"; done = 1 } END { if (!done) print "runtime:\n  source: debian" }'
+}
+
+# web_pods prints the day2 Deployment's pods: UID and container ID.
+web_pods() {
+	kubectl -n day2 get pods -l app=web -o jsonpath='{range .items[*]}{.metadata.uid} {.status.containerStatuses[0].containerID}{"\n"}{end}' | sort
+}
+
 s_up_old() {
 	[ -n "${OLD_KUBERNETES_VERSION:-}" ] && [ -x /opt/k8s-single/binaries-old/kube-apiserver ] ||
 		{ echo "SKIP: no older release (OLD_KUBERNETES_VERSION, /opt/k8s-single/binaries-old: make smoke-upgrade)"; return 77; }
-	with_versions "$OLD_KUBERNETES_VERSION" "$OLD_ETCD_VERSION" /opt/k8s-single/binaries-old >"$OLD_CFG"
+	with_versions "$OLD_KUBERNETES_VERSION" "$OLD_ETCD_VERSION" /opt/k8s-single/binaries-old | debian_runtime >"$OLD_CFG"
 	k8s up-old up -c "$OLD_CFG" || return 1
 	all_done || return 1
 	expect_running "$OLD_KUBERNETES_VERSION" "$OLD_ETCD_VERSION" || return 1
+	echo "containerd $(containerd_version) (Debian's)"
 	day2_objects || return 1
-	kubectl -n day2 get pods -l app=web -o jsonpath='{range .items[*]}{.metadata.uid}{"\n"}{end}' | sort >"$OUT/web-pods.before"
+	web_pods >"$OUT/web-pods.before"
 }
 
 # upgrade-refused: a two-minor jump and a downgrade are refused before
@@ -1168,7 +1233,8 @@ echo "smoke failpoint: this kube-apiserver refuses to start" >&2
 exit 1
 SH
 	chmod 0755 "$FAULTY/kube-apiserver"
-	sed "s#^  dir: .*#  dir: $FAULTY#" "$CFG" >"$OUT/faulty.yaml"
+	# Debian's runtime still: this step is about the apiserver
+	sed "s#^  dir: .*#  dir: $FAULTY#" "$CFG" | debian_runtime >"$OUT/faulty.yaml"
 	avail_start fault
 	if k8s fault up -c "$OUT/faulty.yaml"; then
 		avail_stop >/dev/null
@@ -1188,8 +1254,9 @@ SH
 	day2_intact
 }
 
-# upgrade: the config's versions move one minor up; up upgrades in place,
-# the objects and the running pods survive, and a second up is a no-op.
+# upgrade: the config's versions move one minor up and the runtime from
+# Debian's containerd 1.6 to k8s-single's containerd 2; up upgrades in place,
+# the objects and the running containers survive, and a second up is a no-op.
 s_upgrade() {
 	need up-old || return 77
 	local down want_k want_e b
@@ -1213,10 +1280,11 @@ s_upgrade() {
 	grep -h "backup before restarting" "$OUT"/fault.out "$OUT"/upgrade.out 2>/dev/null | head -n 1
 	ls /var/lib/k8s-single/backups/*.tar.gz >/dev/null 2>&1 || { echo "no backup was taken before the upgrade"; return 1; }
 	day2_intact || return 1
-	kubectl -n day2 get pods -l app=web -o jsonpath='{range .items[*]}{.metadata.uid}{"\n"}{end}' | sort >"$OUT/web-pods.after"
+	web_pods >"$OUT/web-pods.after"
 	cmp -s "$OUT/web-pods.before" "$OUT/web-pods.after" ||
-		{ echo "the Deployment's pods were replaced during the upgrade"; diff "$OUT/web-pods.before" "$OUT/web-pods.after"; return 1; }
-	echo "the Deployment's 2 pods kept running through the upgrade (same pod UIDs)"
+		{ echo "the Deployment's pods or their containers were replaced during the upgrade"; diff "$OUT/web-pods.before" "$OUT/web-pods.after"; return 1; }
+	echo "the Deployment's 2 pods kept running through the upgrade (same pod UIDs and container IDs)"
+	runtime_is_ours || return 1
 	run k8s-single phase list
 }
 
@@ -1237,7 +1305,7 @@ s_upgrade_rollback() {
 SCENARIO_STEPS=(boot:s_boot
 	up-old:s_up_old upgrade-refused:s_upgrade_refused upgrade-fault:s_upgrade_fault upgrade:s_upgrade
 	up:s_up phase-list:s_phase_list noop-up:s_noop kill-mid-phase:s_kill
-	resume:s_resume etcd-health:s_etcd_health status:s_status nodes:s_nodes pods:s_pods
+	resume:s_resume etcd-health:s_etcd_health status:s_status nodes:s_nodes pods:s_pods image-volume:s_image_volume
 	metrics:s_metrics dashboard:s_dashboard cis:s_cis hardening:s_hardening kill-daemons:s_kill_daemons
 	doctor:s_doctor renew:s_renew backup-timer:s_backup_timer backup-restore:s_backup_restore reset:s_reset up-after-reset:s_up_again
 	disk-pressure:s_disk_pressure reboot:s_reboot ip-change:s_ip_change bench:s_bench

@@ -20,7 +20,9 @@ var ownedDirs = []string{layout.KubernetesDir, "/opt/kubernetes", layout.Kubelet
 // directories k8s-single owns or etcd's data dir, one of the binaries in
 // binaries.installDir (k8s-single itself included) or its release dirs, or one of the few files
 // it writes into the system's directories (its units and timer, the CNI
-// conflist, containerd's config, its sysctl file). A journal naming anything else was edited or damaged.
+// conflist, containerd's config, its sysctl file, and its containerd's unit,
+// binaries and CNI plugins). A journal naming anything else was edited or
+// damaged.
 func Owns(c *config.Cluster, hostPath string) bool {
 	inside := func(dir string) bool { return hostPath == dir || strings.HasPrefix(hostPath, dir+"/") }
 	if slices.ContainsFunc(ownedDirs, inside) || inside(c.Etcd.DataDir) {
@@ -38,6 +40,12 @@ func Owns(c *config.Cluster, hostPath string) bool {
 		path.Join(layout.UnitDir, units.BackupUnit+".service"), path.Join(layout.UnitDir, units.BackupUnit+".timer")}
 	for _, comp := range units.Components(c, units.Host{}) {
 		system = append(system, layout.Unit(comp.Name))
+	}
+	// whatever runtime.source is now: the journal may be of a node that ran
+	// k8s-single's runtime before the config moved to Debian's
+	system = append(system, layout.Unit(units.ContainerdUnit))
+	for _, name := range binaries.RuntimeNames {
+		system = append(system, binaries.RuntimeDest(c, name))
 	}
 	return slices.Contains(system, hostPath)
 }

@@ -1,6 +1,7 @@
 package install
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,6 +36,34 @@ type UpgradePlan struct {
 	Running map[string]string `json:"running"`
 	// Refused is why the rules refuse the change ("" when allowed).
 	Refused string `json:"refused,omitempty"`
+	// Runtime is containerd's move, if any.
+	Runtime RuntimeStep `json:"runtime"`
+}
+
+// RuntimeStep is the containerd the node runs and the one the config names.
+type RuntimeStep struct {
+	// Running is what containerd answers ("" when it does not): "v2.4.2"
+	// for k8s-single's, "1.6.20~ds1" for Debian's.
+	Running string `json:"running"`
+	// Configured is runtime.containerdVersion, or "debian" (Debian's package).
+	Configured string `json:"configured"`
+	// Restart says that up's runtime phase installs the configured containerd
+	// and restarts it (the pods keep running).
+	Restart bool `json:"restart"`
+}
+
+// planRuntimeStep compares the running containerd with the config's. Debian's
+// containerd reports its package version (1.x, no v), k8s-single's its
+// release (v2...).
+func planRuntimeStep(c *config.Cluster, running string) RuntimeStep {
+	step := RuntimeStep{Running: running, Configured: c.Runtime.ContainerdVersion}
+	if runtime.FromDebian(c) {
+		step.Configured = "debian"
+		step.Restart = strings.HasPrefix(running, "v")
+	} else {
+		step.Restart = running != "" && running != c.Runtime.ContainerdVersion
+	}
+	return step
 }
 
 // PlanUpgrade reads the installed version of every binary and checks the
@@ -55,6 +84,7 @@ func PlanUpgrade(ctx context.Context, root host.Root, c *config.Cluster, opts sk
 	if err := skew.Check(plan.Steps, opts); err != nil {
 		plan.Refused = err.Error()
 	}
+	plan.Runtime = planRuntimeStep(c, plan.Running["containerd"])
 	return plan, nil
 }
 
@@ -98,6 +128,14 @@ func (p UpgradePlan) Write(w io.Writer) {
 			from = "-"
 		}
 		fmt.Fprintf(w, "%-24s %-12s %-12s %-12s %s\n", s.Binary, running, from, s.To, s.Kind())
+	}
+	rt, step := p.Runtime, "none"
+	if rt.Restart {
+		step = "replace"
+	}
+	fmt.Fprintf(w, "%-24s %-12s %-12s %-12s %s\n", "containerd", cmp.Or(rt.Running, "-"), "-", rt.Configured, step)
+	if rt.Restart {
+		fmt.Fprintf(w, "\ncontainerd: `k8s-single up` installs %s and restarts containerd on it; the pods keep running\n", rt.Configured)
 	}
 	switch {
 	case p.Refused != "":

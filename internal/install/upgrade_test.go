@@ -95,3 +95,32 @@ func TestUpgradePlanOrder(t *testing.T) {
 		t.Errorf("the plan's table lacks the apiserver's installed and configured version:\n%s", out.String())
 	}
 }
+
+// TestRuntimeStep: the plan says when up moves the node to the configured
+// containerd: from Debian's to k8s-single's, between two of k8s-single's, and
+// back to Debian's.
+func TestRuntimeStep(t *testing.T) {
+	c := sampleCluster(t)
+	for _, tc := range []struct {
+		source, running string
+		restart         bool
+	}{
+		{"build", "1.6.20~ds1", true},
+		{"build", "v2.4.1", true},
+		{"build", "v2.4.2", false},
+		{"build", "", false}, // containerd does not answer: nothing to compare
+		{"debian", "v2.4.2", true},
+		{"debian", "1.6.20~ds1", false},
+	} {
+		c.Runtime.Source = tc.source
+		step := planRuntimeStep(c, tc.running)
+		if step.Restart != tc.restart {
+			t.Errorf("runtime.source %s, running %q: restart %v, want %v", tc.source, tc.running, step.Restart, tc.restart)
+		}
+		var out strings.Builder
+		UpgradePlan{Runtime: step}.Write(&out)
+		if got := strings.Contains(out.String(), "restarts containerd on it; the pods keep running"); got != tc.restart {
+			t.Errorf("runtime.source %s, running %q: the plan says the restart: %v, want %v:\n%s", tc.source, tc.running, got, tc.restart, out.String())
+		}
+	}
+}

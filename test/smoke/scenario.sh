@@ -1264,6 +1264,8 @@ s_upgrade() {
 	k8s-single upgrade plan -c "$CFG" -o json >"$OUT/plan.json" || return 1
 	want_k=$(jq -r '.steps[] | select(.binary == "kube-apiserver") | .to' "$OUT/plan.json")
 	want_e=$(jq -r '.steps[] | select(.binary == "etcd") | .to' "$OUT/plan.json")
+	[ "$(jq -r '.runtime.restart' "$OUT/plan.json")" = true ] ||
+		{ echo "the plan does not say that up moves containerd $(jq -r .runtime.running "$OUT/plan.json") to $(jq -r .runtime.configured "$OUT/plan.json")"; return 1; }
 	avail_start upgrade
 	k8s upgrade up -c "$CFG" || { avail_stop >/dev/null; return 1; }
 	down=$(avail_stop)

@@ -13,9 +13,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
 	make git ca-certificates curl jq \
 	iptables conntrack socat iproute2 kmod procps util-linux mount \
-	containerd runc containernetworking-plugins >/dev/null
-# k8s-single's runtime phase starts containerd with its own config
-systemctl disable --now containerd.service >/dev/null 2>&1 || true
+	gcc pkg-config libseccomp-dev >/dev/null # runc's build (cgo, libseccomp); containerd is k8s-single's own
 # the kubelet refuses swap
 swapoff -a
 sed -i '/\sswap\s/s/^/#/' /etc/fstab

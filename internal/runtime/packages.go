@@ -84,11 +84,14 @@ func Versions(run Run) []string {
 	return out
 }
 
+// debianBinDir is where Debian's containerd package puts its commands.
+const debianBinDir = "/usr/bin"
+
 // Binary is the path of one of the runtime's commands (containerd, ctr,
 // runc): Debian's in /usr/bin, or k8s-single's in binaries.installDir.
 func Binary(c *config.Cluster, name string) string {
 	if FromDebian(c) {
-		return path.Join("/usr/bin", name)
+		return path.Join(debianBinDir, name)
 	}
 	return binaries.RuntimeDest(c, name)
 }

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -147,7 +148,7 @@ func Exec(ctx context.Context, c *config.Cluster) Run {
 	return func(name string, args ...string) ([]byte, error) {
 		cmdPath := name
 		if slices.Contains(runtimeCommands, name) {
-			cmdPath = Binary(c, name)
+			cmdPath = installedBinary(c, name)
 		}
 		cmd := exec.CommandContext(ctx, cmdPath, args...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
@@ -166,6 +167,23 @@ func Exec(ctx context.Context, c *config.Cluster) Run {
 
 // runtimeCommands are the commands Exec runs from the runtime's install paths.
 var runtimeCommands = []string{"containerd", "ctr", "runc"}
+
+// installedBinary is the config's runtime command (Binary) when it is
+// installed, else the other runtime's when that one is: before the runtime
+// phase moves a node from Debian's containerd to k8s-single's (or back),
+// the node has only the other one, and its ctr still talks to the running
+// containerd.
+func installedBinary(c *config.Cluster, name string) string {
+	want := Binary(c, name)
+	other := path.Join(debianBinDir, name)
+	if FromDebian(c) {
+		other = binaries.RuntimeDest(c, name)
+	}
+	if !exists(want) && exists(other) {
+		return other
+	}
+	return want
+}
 
 func commandLine(name string, args []string) string {
 	return strings.Join(append([]string{name}, args...), " ")

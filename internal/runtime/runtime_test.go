@@ -574,6 +574,12 @@ func TestExecRunsTheRuntimesCommandsFromTheirInstallPaths(t *testing.T) {
 	if got := Binary(c, "ctr"); got != "/usr/bin/ctr" {
 		t.Errorf("Binary(ctr) with runtime.source debian = %s, want Debian's /usr/bin/ctr", got)
 	}
+	if _, err := os.Stat("/usr/bin/ctr"); err != nil {
+		// a node moving back to Debian's runtime: only k8s-single's ctr is there yet
+		if out, err := Exec(t.Context(), c)("ctr", "--version"); err != nil || string(out) != "ours\n" {
+			t.Errorf("ctr with runtime.source debian and no Debian ctr: %q, %v; want the installed one", out, err)
+		}
+	}
 }
 
 func TestSchemaVersion(t *testing.T) {

@@ -110,7 +110,7 @@ func requireGroup(name, version, module, cacheDir, ldflags string, b goBuild) gr
 		workDir:  filepath.Join(cacheDir, "work", name+"-"+version),
 		prepare: func(_ context.Context, dir string) (string, error) {
 			if b.cgo {
-				if err := checkCgoTools(); err != nil {
+				if err := CheckCgoTools(); err != nil {
 					return "", err
 				}
 			}
@@ -125,17 +125,21 @@ func requireGroup(name, version, module, cacheDir, ldflags string, b goBuild) gr
 	}
 }
 
+// RuncBuildPackages are the Debian packages runc's build needs: a C compiler,
+// pkg-config and libseccomp's headers and static library.
+var RuncBuildPackages = []string{"gcc", "pkg-config", "libseccomp-dev"}
+
 // seccompHeader is libseccomp's header, which runc's seccomp support compiles against.
 const seccompHeader = "/usr/include/seccomp.h"
 
-// checkCgoTools says what to install when runc cannot be compiled here.
-func checkCgoTools() error {
+// CheckCgoTools says what to install when runc cannot be compiled here.
+func CheckCgoTools() error {
 	_, gccErr := exec.LookPath("gcc")
 	_, pkgConfigErr := exec.LookPath("pkg-config")
 	_, hdrErr := os.Stat(seccompHeader)
 	if gccErr != nil || pkgConfigErr != nil || hdrErr != nil {
 		return fmt.Errorf("runc is built with cgo against libseccomp: it needs gcc, pkg-config and %s "+
-			"(apt-get install gcc pkg-config libseccomp-dev), or set runtime.source to dir or debian", seccompHeader)
+			"(apt-get install %s), or set runtime.source to dir or debian", seccompHeader, strings.Join(RuncBuildPackages, " "))
 	}
 	return nil
 }

@@ -10,5 +10,10 @@ func (c *Cluster) Notices() []string {
 			"in January 2026 (kubernetes/org#6046; now kubernetes-retired/dashboard) and gets no more fixes; "+
 			"Headlamp, which SIG UI owns, is its successor: dashboard.kind: headlamp (the default)")
 	}
+	if c.Runtime.Source == "debian" {
+		out = append(out, "runtime.source: debian: Debian 12's containerd is 1.6, which Kubernetes 1.38 no longer supports "+
+			"and which cannot mount image volumes; k8s-single's own containerd 2 is runtime.source: build (or dir), "+
+			"and an `up` moves a running node to it with its pods")
+	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/k8s-single/k8s-single/internal/binaries"
 	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/runtime"
 )
 
 // Binaries puts the 8 binaries into the config's release dir under the
@@ -22,6 +23,12 @@ func Binaries() phases.Phase {
 			return []string{c.Config.KubernetesVersion, c.Config.EtcdVersion, b.Source, b.InstallDir, b.Dir, b.DownloadURL, b.EtcdDownloadURL}, nil
 		},
 		Start: func(c *phases.Context) error {
+			if c.Config.Runtime.Source == "build" && binaries.CheckCgoTools() != nil {
+				// runc's build (here, or in the runtime phase) compiles with cgo
+				if err := ensurePackages(c, runtime.Exec(c, c.Config), binaries.RuncBuildPackages); err != nil {
+					return err
+				}
+			}
 			paths, err := binaries.Install(c, c.Root, c.Config, c.Out())
 			c.Track(paths...)
 			return err

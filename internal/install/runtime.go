@@ -133,7 +133,7 @@ func bundleListing(dir string) (map[string]string, error) {
 // waits for its CRI and makes the sandbox image present.
 func startRuntime(c *phases.Context) error {
 	run := runtime.Exec(c, c.Config)
-	if err := ensurePackages(c, run); err != nil {
+	if err := ensurePackages(c, run, runtime.Packages(c.Config)); err != nil {
 		return err
 	}
 	installed, err := installRuntimeBinaries(c)
@@ -259,9 +259,9 @@ func ensureAgentImage(c *phases.Context, run runtime.Run, img images.Image) erro
 	return images.Import(c, dir, run)
 }
 
-// ensurePackages installs the runtime's Debian packages that are missing.
-func ensurePackages(c *phases.Context, run runtime.Run) error {
-	missing, err := runtime.MissingPackages(run, runtime.Packages(c.Config))
+// ensurePackages installs those of the Debian packages pkgs that are missing.
+func ensurePackages(c *phases.Context, run runtime.Run, pkgs []string) error {
+	missing, err := runtime.MissingPackages(run, pkgs)
 	if err != nil || len(missing) == 0 {
 		return err
 	}

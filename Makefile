@@ -57,7 +57,7 @@ smoke-upgrade: binaries images
 	OLD_BIN_DIR=$$($(BIN) -c $(UPGRADE_FROM) build --cache-dir $(CACHE_DIR) --print-dir) \
 	OLD_KUBERNETES_VERSION=$$(sed -n 's/^kubernetesVersion: //p' $(UPGRADE_FROM)) \
 	OLD_ETCD_VERSION=$$(sed -n 's/^etcdVersion: //p' $(UPGRADE_FROM)) \
-	STEPS="boot up-old upgrade-refused upgrade-fault upgrade noop-up status nodes pods image-volume metrics upgrade-rollback" \
+	STEPS="boot up-old upgrade-refused upgrade-fault upgrade runtime-fault noop-up status nodes pods image-volume metrics upgrade-rollback" \
 	test/smoke/run.sh
 
 # vagrant: the same scenario in a VM driven by vagrant + vagrant-libvirt (root;

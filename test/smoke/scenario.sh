@@ -1290,6 +1290,40 @@ s_upgrade() {
 	run k8s-single phase list
 }
 
+# runtime-fault: new containerd binaries that cannot start (a containerd that
+# answers --version, then exits): up fails naming containerd with its log
+# lines, the containerd that ran before is back with its binary, and the
+# containers kept running; up on the real binaries then completes.
+s_runtime_fault() {
+	need upgrade || return 77
+	local b dir=/var/tmp/faulty-runtime before
+	rm -rf "$dir" && mkdir -p "$dir"
+	for b in /opt/k8s-single/binaries/*; do ln -s "$b" "$dir/"; done
+	rm "$dir/containerd"
+	cat >"$dir/containerd" <<'SH'
+#!/bin/sh
+[ "$1" = --version ] && exec /opt/k8s-single/binaries/containerd --version
+echo "smoke failpoint: this containerd refuses to start" >&2
+exit 1
+SH
+	chmod 0755 "$dir/containerd"
+	sed "s#^  dir: .*#  dir: $dir#" "$CFG" >"$OUT/faulty-runtime.yaml"
+	before=$(web_pods)
+	if k8s runtime-fault up -c "$OUT/faulty-runtime.yaml"; then
+		echo "up with a containerd that cannot start succeeded"
+		return 1
+	fi
+	grep -q "containerd did not come up on the new files: put back" "$OUT/runtime-fault.out" ||
+		{ echo "up does not say it put containerd's previous files back"; return 1; }
+	grep -q "smoke failpoint" "$OUT/runtime-fault.out" || { echo "up's error lacks containerd's log lines"; return 1; }
+	cmp -s /opt/kubernetes/bin/containerd /opt/k8s-single/binaries/containerd || { echo "the failed containerd binary stayed installed"; return 1; }
+	runtime_is_ours || return 1
+	[ "$(web_pods)" = "$before" ] || { echo "the Deployment's containers did not survive the failed containerd"; return 1; }
+	echo "up failed naming containerd with its log lines; the previous containerd runs again, the containers kept running"
+	k8s runtime-fixed up -c "$CFG" || return 1
+	all_done
+}
+
 # upgrade-rollback (last: it takes the cluster back): the backup up took
 # before the upgrade's first restart brings back the old release on the
 # data it wrote; the objects written before it are there.
@@ -1305,7 +1339,7 @@ s_upgrade_rollback() {
 # ---- main ----
 # The steps in order: name and function.
 SCENARIO_STEPS=(boot:s_boot
-	up-old:s_up_old upgrade-refused:s_upgrade_refused upgrade-fault:s_upgrade_fault upgrade:s_upgrade
+	up-old:s_up_old upgrade-refused:s_upgrade_refused upgrade-fault:s_upgrade_fault upgrade:s_upgrade runtime-fault:s_runtime_fault
 	up:s_up phase-list:s_phase_list noop-up:s_noop kill-mid-phase:s_kill
 	resume:s_resume etcd-health:s_etcd_health status:s_status nodes:s_nodes pods:s_pods image-volume:s_image_volume
 	metrics:s_metrics dashboard:s_dashboard cis:s_cis hardening:s_hardening kill-daemons:s_kill_daemons

@@ -313,7 +313,7 @@ func (r *Runner) runPhase(ctx context.Context, u *run, i int, force bool) (Outco
 		rec.Artifacts = mergeArtifacts(rec.Artifacts, existingArtifacts(r.Root, c.tracked, rec.Artifacts))
 		rec.Status, rec.Error = Failed, err.Error()
 		out.Action, out.Reason = "failed", err.Error()
-		u.console.printf("%s %s: FAILED after %s: %v\n", step, p.Name, elapsed(out.Duration), err)
+		u.console.printf("%s %s: FAILED after %s: %s\n", step, p.Name, elapsed(out.Duration), headline(err))
 		if serr := u.journal.put(p.Name, rec); serr != nil {
 			err = errors.Join(err, serr)
 		}
@@ -398,4 +398,15 @@ func snapshotArtifacts(root host.Root, paths []string, known []Artifact) ([]Arti
 		arts = append(arts, a)
 	}
 	return arts, nil
+}
+
+// headline is an error's first line, for the FAILED line of a phase: the
+// whole error, with the log lines it may carry, is what the run returns (and
+// the CLI prints once, at the end).
+func headline(err error) string {
+	first, rest, multi := strings.Cut(err.Error(), "\n")
+	if multi && strings.TrimSpace(rest) != "" {
+		return first + " (the whole error follows at the end)"
+	}
+	return first
 }

@@ -351,3 +351,15 @@ func TestRecordingReusesKnownDigests(t *testing.T) {
 		t.Errorf("b's file got a new time but its digest is %q, want a fresh sha256", got)
 	}
 }
+
+// TestHeadline: a phase's FAILED line carries its error's first line only;
+// the log lines an error may carry are printed once, with the whole error.
+func TestHeadline(t *testing.T) {
+	if got := headline(errors.New("etcd did not start")); got != "etcd did not start" {
+		t.Errorf("one line: %q", got)
+	}
+	got := headline(errors.New("kube-apiserver failed\nlast log lines:\nDec 02 boom"))
+	if got != "kube-apiserver failed (the whole error follows at the end)" {
+		t.Errorf("several lines: %q", got)
+	}
+}

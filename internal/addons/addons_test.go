@@ -330,3 +330,33 @@ func TestMetricsServerCert(t *testing.T) {
 		t.Errorf("spec %+v: want a server-auth leaf of the cluster CA for %q", s, want)
 	}
 }
+
+// TestMetricsServerReadySoon: metrics-server scrapes at its minimum
+// resolution, within the rule its options enforce (the resolution's nine
+// tenths above the kubelet request timeout), and its readiness is probed
+// often enough that it turns Ready soon after its second scrape.
+func TestMetricsServerReadySoon(t *testing.T) {
+	d := typed[appsv1.Deployment](t, find(render(t)[MetricsServer], "Deployment", MetricsServer))
+	ctr := d.Spec.Template.Spec.Containers[0]
+	flag := func(name string) time.Duration {
+		for _, a := range ctr.Args {
+			if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					t.Fatalf("--%s=%s: %v", name, v, err)
+				}
+				return d
+			}
+		}
+		t.Fatalf("no --%s in %v", name, ctr.Args)
+		return 0
+	}
+	resolution, timeout := flag("metric-resolution"), flag("kubelet-request-timeout")
+	if resolution < 10*time.Second || resolution*9/10 < timeout {
+		t.Errorf("--metric-resolution=%s --kubelet-request-timeout=%s: metrics-server refuses a resolution under 10s or under 10/9 of the timeout", resolution, timeout)
+	}
+	p := ctr.ReadinessProbe
+	if p == nil || p.InitialDelaySeconds > int32(resolution.Seconds()) || p.PeriodSeconds > 2 {
+		t.Errorf("readiness probe %+v: want it probing by the second scrape (%s), every 2s at most", p, resolution)
+	}
+}

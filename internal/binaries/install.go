@@ -2,7 +2,9 @@
 // Kubernetes ones): getting them from a source build, a user's directory or a
 // checksummed release download, putting them into the install directory
 // atomically, and proving with each one's version flag that they are the
-// versions the config names.
+// versions the config names. It also builds the container runtime's binaries
+// (containerd, runc, the CNI plugins) from source and checks their versions;
+// the runtime phase installs them.
 //
 // It must not configure, start or stop anything that runs them (units,
 // phases and the CLI do that), and it never writes outside the install

@@ -92,7 +92,7 @@ func verifyNode(c *phases.Context) error {
 	nodes := func(ctx context.Context) (*corev1.Node, string, error) { return getNode(ctx, cs, name) }
 	took, err := waitUpTo("node "+name+" to be Ready", nodeReadyTimeout).until(c, checkNode(nodes, nodeReady))
 	if err != nil {
-		return journalOf(c, "kubelet.service", err)
+		return journalOf(c, kubeletUnit, err)
 	}
 	c.Printf("node %s Ready after %s", name, took.Round(time.Millisecond))
 	removed, err := removeRoleTaints(c, cs, name)

@@ -211,6 +211,7 @@ func installRuntimeBinaries(c *phases.Context) ([]string, error) {
 // old containerd is started again and waited for, and the error names
 // containerd with its log lines.
 func restartContainerd(c *phases.Context, run runtime.Run, binaryPaths []string) error {
+	kubeletWasActive := unitActive(c, kubeletUnit)
 	err := startUnits(c, containerdUnit)
 	if err == nil {
 		err = waitCRI(c, run)
@@ -218,6 +219,9 @@ func restartContainerd(c *phases.Context, run runtime.Run, binaryPaths []string)
 	if err == nil {
 		return nil
 	}
+	// The kubelet's unit requires containerd's: systemd restarted it with
+	// containerd, and its start failed with containerd's.
+	defer restartKubelet(c, kubeletWasActive)
 	fs, rerr := runtimeFiles(c.Config)
 	if rerr != nil {
 		return errors.Join(err, rerr)
@@ -238,6 +242,32 @@ func restartContainerd(c *phases.Context, run runtime.Run, binaryPaths []string)
 		return errors.Join(err, fmt.Errorf("containerd on its previous files: %w", rerr))
 	}
 	return fmt.Errorf("%w\ncontainerd runs again on the files it had before; fix the cause and run `k8s-single up` again", err)
+}
+
+// kubeletUnit is the node phase's kubelet, whose unit requires containerd's.
+const kubeletUnit = "kubelet.service"
+
+// unitActive reports whether a unit is active now; false when systemd cannot say.
+func unitActive(c *phases.Context, unit string) bool {
+	m, err := units.NewManager(c)
+	if err != nil {
+		return false
+	}
+	defer m.Close()
+	state, err := m.ActiveState(c, unit)
+	return err == nil && state == "active"
+}
+
+// restartKubelet starts the kubelet again after containerd came back from a
+// failed start, when it was running before: a containerd that failed took it
+// down (Requires=), and no phase of the next up would start it.
+func restartKubelet(c *phases.Context, wasActive bool) {
+	if !wasActive || unitActive(c, kubeletUnit) {
+		return
+	}
+	if err := startUnits(c, kubeletUnit); err != nil {
+		c.Printf("the kubelet, stopped with the failed containerd, did not start again: %v", err)
+	}
 }
 
 // ensureAgentImage makes the verify phase's workload image present. It is

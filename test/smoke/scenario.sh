@@ -1319,7 +1319,9 @@ SH
 	cmp -s /opt/kubernetes/bin/containerd /opt/k8s-single/binaries/containerd || { echo "the failed containerd binary stayed installed"; return 1; }
 	runtime_is_ours || return 1
 	[ "$(web_pods)" = "$before" ] || { echo "the Deployment's containers did not survive the failed containerd"; return 1; }
-	echo "up failed naming containerd with its log lines; the previous containerd runs again, the containers kept running"
+	# the kubelet, which requires containerd, went down with the failed start
+	s_status >"$OUT/runtime-fault.status" 2>&1 || { cat "$OUT/runtime-fault.status"; return 1; }
+	echo "up failed naming containerd with its log lines; the previous containerd runs again, every component is healthy (the kubelet started again), the containers kept running"
 	k8s runtime-fixed up -c "$CFG" || return 1
 	all_done
 }

@@ -41,7 +41,7 @@ SMOKE_MINIMAL_STEPS="boot up phase-list noop-up etcd-health status nodes pods me
 # which the nspawn tier proves under the same systemd and which take minutes
 # each under software emulation (reset + up-after-reset: ~7 min; the IP
 # change's up at boot alone takes ~6 min there).
-SMOKE_VM_STEPS="boot up phase-list noop-up kill-mid-phase resume etcd-health status nodes pods metrics dashboard reboot ip-change"
+SMOKE_VM_STEPS="boot up phase-list noop-up kill-mid-phase resume etcd-health status nodes pods image-volume metrics dashboard reboot ip-change"
 # The 8 binaries a node needs.
 SMOKE_BINARIES=(etcd etcdctl kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 

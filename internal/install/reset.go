@@ -29,8 +29,9 @@ const (
 	containerdUnitState    = BackupDir + "/containerd.service.state"
 )
 
-// containerdUnit is Debian's unit, which the runtime phase enables and starts.
-const containerdUnit = "containerd.service"
+// containerdUnit is containerd's unit, which the runtime phase enables and
+// starts: k8s-single's own, or Debian's with runtime.source debian.
+const containerdUnit = units.ContainerdUnit + ".service"
 
 // printer is what the cleanup steps say their progress with (*phases.Context).
 type printer interface {

@@ -18,6 +18,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/images"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/probe"
 	"github.com/k8s-single/k8s-single/internal/runtime"
 	"github.com/k8s-single/k8s-single/internal/units"
 )
@@ -217,7 +218,7 @@ func restartContainerd(c *phases.Context, run runtime.Run, binaryPaths []string)
 		err = waitCRI(c, run)
 	}
 	if err == nil {
-		return nil
+		return waitKubeletBack(c, kubeletWasActive)
 	}
 	// The kubelet's unit requires containerd's: systemd restarted it with
 	// containerd, and its start failed with containerd's.
@@ -256,6 +257,25 @@ func unitActive(c *phases.Context, unit string) bool {
 	defer m.Close()
 	state, err := m.ActiveState(c, unit)
 	return err == nil && state == "active"
+}
+
+// kubeletHealthz is the kubelet's health endpoint (plain HTTP on loopback).
+var kubeletHealthz = probe.Endpoint{Name: "kubelet /healthz", URL: fmt.Sprintf("http://127.0.0.1:%d/healthz", config.KubeletHealthzPort)}
+
+// waitKubeletBack waits, when the kubelet was running, for it to be healthy
+// again: its unit requires containerd's, so systemd restarted it with
+// containerd, and the cluster is not up until it serves again.
+func waitKubeletBack(c *phases.Context, wasActive bool) error {
+	if !wasActive {
+		return nil
+	}
+	c.Printf("%s restarted with containerd (its unit requires containerd's)", kubeletUnit)
+	took, err := kubeletHealthz.WaitOK(c, healthTimeout, c.Out())
+	if err != nil {
+		return journalOf(c, kubeletUnit, err)
+	}
+	c.Printf("%s ok after %s", kubeletHealthz.Name, took.Round(time.Millisecond))
+	return nil
 }
 
 // restartKubelet starts the kubelet again after containerd came back from a

@@ -93,7 +93,7 @@ var healthChecks = []healthCheck{
 		}
 		return err
 	}},
-	{"kubelet", PhaseNode, localHealthz("kubelet", "http://127.0.0.1:10248/healthz")},
+	{"kubelet", PhaseNode, localHealthz("kubelet", kubeletHealthz.URL)},
 	{"kube-proxy", PhaseNode, localHealthz("kube-proxy", "http://127.0.0.1:10256/healthz")},
 }
 

@@ -383,17 +383,18 @@ YAML
 s_metrics() {
 	need up || return 77
 	local api=apiservice/v1beta1.metrics.k8s.io
+	# A resume that re-ran the runtime phase restarted containerd, and with
+	# it the kubelet (Requires=): up waited for the kubelet's health, and the
+	# pods are Ready again at their next readiness probe (metrics-server's
+	# after its next scrape of the kubelet, --metric-resolution=10s).
+	wait_for 60 "$api Available" api_available "$api" || { run kubectl get "$api"; return 1; }
 	run kubectl get "$api" || return 1
-	[ "$(kubectl get "$api" -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" = True ] ||
-		{ echo "$api is not Available"; return 1; }
 	[ -z "$(kubectl get "$api" -o jsonpath='{.spec.insecureSkipTLSVerify}')" ] ||
 		{ echo "$api skips TLS verification"; return 1; }
 	kubectl get "$api" -o jsonpath='{.spec.caBundle}' | base64 -d | cmp -s - /etc/kubernetes/pki/ca.crt ||
 		{ echo "$api's caBundle is not the cluster CA"; return 1; }
 	echo "$api Available, caBundle = /etc/kubernetes/pki/ca.crt, no insecureSkipTLSVerify"
-	# A resume that re-ran the runtime phase restarted containerd, and with
-	# it the kubelet (Requires=): node metrics are back at metrics-server's
-	# next scrapes (--metric-resolution=15s).
+	# Node metrics are back at metrics-server's next scrapes of the kubelet.
 	wait_for 60 "node metrics (kubectl top node)" kubectl top node || return 1
 	run kubectl top node || return 1
 	kubectl top node --no-headers | grep -q "^$NODE_NAME " || { echo "kubectl top node has no line for $NODE_NAME"; return 1; }
@@ -765,6 +766,11 @@ wait_for() {
 		sleep 1
 	done
 	echo "$what after $(since "$t")s"
+}
+
+# api_available NAME: the APIService NAME's Available condition is True.
+api_available() {
+	[ "$(kubectl get "$1" -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" = True ]
 }
 
 # node_condition TYPE STATUS: the Node's condition TYPE has STATUS.

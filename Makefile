@@ -6,16 +6,21 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/k8s-single/k8s-single/internal/install.Version=$(VERSION)
 BIN       := bin/k8s-single
 
-.PHONY: all build up test lint integration binaries images kube-bench smoke smoke-upgrade vagrant bench-up bench bench-cli fuzz clean
+.PHONY: all build up down machine-test test lint integration binaries images kube-bench smoke smoke-upgrade vagrant bench-up bench bench-cli fuzz clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/k8s-single
 
-# up: install a single-node cluster on this machine with the defaults (root).
-up: build
-	$(BIN) up
+# up: a single-node cluster with the defaults (root): on this machine when systemd is
+# PID 1, else in a systemd-nspawn machine (k8s-single machine up). Installs what the
+# build needs first (apt-get, Go >= 1.26). down: undo it (reset, or machine down --purge).
+up:
+	CACHE_DIR=$(CACHE_DIR) hack/up.sh up
+
+down:
+	CACHE_DIR=$(CACHE_DIR) hack/up.sh down
 
 # test: formatting, vet and every unit test (no root, no network).
 test: lint
@@ -60,6 +65,11 @@ smoke-upgrade: binaries images
 	OLD_ETCD_VERSION=$$(sed -n 's/^etcdVersion: //p' $(UPGRADE_FROM)) \
 	STEPS="boot up-old upgrade-refused upgrade-fault upgrade runtime-fault noop-up status nodes pods image-volume metrics upgrade-rollback" \
 	test/smoke/run.sh
+
+# machine-test: `k8s-single machine` end to end (root): up, the host's kubectl through
+# the forwarded port, status, shell, down and up again, down --purge, host clean.
+machine-test: binaries images
+	test/machine/run.sh
 
 # vagrant: the same scenario in a VM driven by vagrant + vagrant-libvirt (root;
 # qemu under TCG here: slow, see test/vagrant/README.md). SCENARIO=full|minimal.

@@ -60,6 +60,7 @@ phase recorded in a journal, so a failed or interrupted run resumes where it sto
 		newStatusCommand(g),
 		newDashboardCommand(g),
 		newDoctorCommand(g),
+		newMachineCommand(g),
 	)
 	cmd.InitDefaultCompletionCmd()
 	for _, c := range cmd.Commands() {

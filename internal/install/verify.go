@@ -188,17 +188,28 @@ func waitPodDone(ctx context.Context, cs kubernetes.Interface, ns, name string, 
 	}
 }
 
-// printNodeMetrics prints what `kubectl top node` shows for the node.
+// metricsTimeout bounds the wait for the node's metrics: metrics-server
+// started again (after a boot, or a kubelet restart) serves them after its
+// first scrapes of the kubelet.
+const metricsTimeout = 2 * time.Minute
+
+// printNodeMetrics waits for what `kubectl top node` shows for the node, and prints it.
 func printNodeMetrics(c *phases.Context, cs kubernetes.Interface) error {
-	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/nodes/" + c.Config.Node.Name).DoRaw(c)
-	if err != nil {
-		return fmt.Errorf("node metrics (kubectl top node): %w", err)
-	}
 	var m struct {
 		Usage map[string]string `json:"usage"`
 	}
-	if err := json.Unmarshal(raw, &m); err != nil || m.Usage["cpu"] == "" {
-		return fmt.Errorf("node metrics: no usage figures in %s", raw)
+	_, err := waitUpTo("node metrics (kubectl top node)", metricsTimeout).until(c, func(ctx context.Context) (bool, string, error) {
+		raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/nodes/" + c.Config.Node.Name).DoRaw(ctx)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		if err := json.Unmarshal(raw, &m); err != nil || m.Usage["cpu"] == "" {
+			return false, fmt.Sprintf("no usage figures in %s", raw), nil
+		}
+		return true, "", nil
+	})
+	if err != nil {
+		return fmt.Errorf("node metrics (kubectl top node): %w", err)
 	}
 	c.Printf("kubectl top node: %s cpu %s, memory %s", c.Config.Node.Name, m.Usage["cpu"], m.Usage["memory"])
 	return nil

@@ -66,6 +66,25 @@ smoke_net_state() {
 	true
 }
 
+# smoke_host_state DIR CGROUP_GLOB prints what the host-clean check compares
+# before and after a run: links and iptables rules, the mounts under DIR,
+# /run/systemd, /sys/fs/cgroup, /proc/sys and /dev, nspawn's runtime state
+# and the cgroups named CGROUP_GLOB, or that systemd, nspawn or a kubelet
+# would make if they escaped to a hierarchy's root.
+smoke_host_state() {
+	smoke_net_state
+	echo "## mounts (under $1, /run/systemd, /sys/fs/cgroup, /proc/sys, /dev)"
+	awk '{ print $5 }' /proc/self/mountinfo |
+		awk -v c="$1" 'index($0, c) == 1 || /^\/(run\/systemd|sys\/fs\/cgroup|proc\/sys|dev)(\/|$)/' | sort
+	echo "## nspawn runtime"
+	find /run/systemd/nspawn 2>/dev/null | sort
+	echo "## cgroups"
+	find /sys/fs/cgroup -maxdepth 5 -type d -name "$2" -prune 2>/dev/null | sort
+	find /sys/fs/cgroup/ -mindepth 2 -maxdepth 2 -type d \( -name '*.slice' -o -name '*.scope' -o -name 'kubepods*' \
+		-o -name payload -o -name supervisor \) 2>/dev/null | sort
+	true
+}
+
 # smoke_stream_log FILE prints what FILE gained since the last call.
 SMOKE_LOG_OFF=0
 smoke_stream_log() {

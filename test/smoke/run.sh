@@ -115,20 +115,7 @@ if ! flock -n 9; then
 fi
 
 # ---- host state before anything, for the final "host clean" check
-host_state() {
-	smoke_net_state
-	echo "## mounts (under the smoke cache, /run/systemd, /sys/fs/cgroup, /proc/sys, /dev)"
-	awk '{ print $5 }' /proc/self/mountinfo |
-		awk -v c="$SMOKE" 'index($0, c) == 1 || /^\/(run\/systemd|sys\/fs\/cgroup|proc\/sys|dev)(\/|$)/' | sort
-	echo "## nspawn runtime"
-	find /run/systemd/nspawn 2>/dev/null | sort
-	echo "## cgroups"
-	find /sys/fs/cgroup -maxdepth 5 -type d -name 'k8s-smoke*' -prune 2>/dev/null | sort
-	# what systemd, nspawn or the kubelet would create if they escaped to a root
-	find /sys/fs/cgroup/ -mindepth 2 -maxdepth 2 -type d \( -name '*.slice' -o -name '*.scope' -o -name 'kubepods*' \
-		-o -name payload -o -name supervisor \) 2>/dev/null | sort
-	true
-}
+host_state() { smoke_host_state "$SMOKE" 'k8s-smoke*'; }
 BASELINE=$(host_state)
 UPTIME0=$(cut -d' ' -f1 /proc/uptime)
 
@@ -284,7 +271,8 @@ mkdir -p "$RUN" "$SHARE"
 cp -a --reflink=auto "$ROOTFS" "$R"
 install -m 0755 "$K8S_SINGLE" "$R/usr/local/bin/k8s-single"
 [ -x "$REPO/bin/dashboard-login" ] && install -m 0755 "$REPO/bin/dashboard-login" "$R/usr/local/bin/dashboard-login"
-install -m 0755 "$HERE/nsinit.sh" "$R/usr/local/sbin/nsinit"
+# PID 1 before systemd: the product's own (k8s-single machine's).
+"$K8S_SINGLE" machine init-script >"$R/usr/local/sbin/nsinit" && chmod 0755 "$R/usr/local/sbin/nsinit"
 install -m 0755 "$HERE/scenario.sh" "$R/usr/local/sbin/k8s-smoke-scenario"
 echo "$NODE_NAME" >"$R/etc/hostname"
 printf '127.0.0.1 localhost\n%s %s\n' "$NODE_IP" "$NODE_NAME" >"$R/etc/hosts"

@@ -1,0 +1,96 @@
+package machine
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/k8s-single/k8s-single/internal/config/configtest"
+	"github.com/k8s-single/k8s-single/internal/dashboard"
+)
+
+func TestAptMirror(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, content, want string
+	}{
+		{"deb822", "sources.list.d/debian.sources",
+			"Types: deb-src\nURIs: http://src.example/debian\nSuites: bookworm\nComponents: main\n\n" +
+				"# comment\nTypes: deb\nURIs: http://mirror.example/debian http://other.example/debian\nSuites: bookworm bookworm-updates\nComponents: main contrib\n",
+			"http://mirror.example/debian"},
+		{"one-line with options", "sources.list",
+			"deb http://security.example/debian-security bookworm-security main\ndeb [arch=amd64] http://mirror.example/debian bookworm contrib main\n",
+			"http://mirror.example/debian"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, tc.file)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			os.WriteFile(p, []byte(tc.content), 0o644)
+			got, err := aptMirror(dir, "bookworm")
+			if err != nil || got != tc.want {
+				t.Fatalf("aptMirror = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+	_, err := aptMirror(t.TempDir(), "bookworm")
+	if err == nil || !strings.Contains(err.Error(), "deb http://deb.debian.org/debian bookworm main") {
+		t.Fatalf("no sources: err = %v, want the line to add", err)
+	}
+}
+
+func TestCheckName(t *testing.T) {
+	for _, ok := range []string{"k8s-single", "dev", "a", "m1"} {
+		if err := CheckName(ok); err != nil {
+			t.Errorf("CheckName(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "Dev", "-a", "a-", "a_b", "../x", strings.Repeat("a", 33)} {
+		if err := CheckName(bad); err == nil || !strings.Contains(err.Error(), "--name") {
+			t.Errorf("CheckName(%q) = %v, want an error naming the fix", bad, err)
+		}
+	}
+}
+
+func TestMachineConfig(t *testing.T) {
+	m := &Machine{Name: "dev", NodeAddress: "10.201.3.2", APIServerPort: 6443}
+	base := configtest.Cluster(t)
+	var out bytes.Buffer
+	c, err := machineConfig(m, Options{Config: base}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Node.Name != "dev" || c.Node.Address != "10.201.3.2" || c.Binaries.Source != "dir" || c.Binaries.Dir != mountBinaries ||
+		c.Runtime.Source != "dir" || c.Runtime.ImageBundle != "" {
+		t.Errorf("machine config: node %+v, binaries %s %s, runtime %s bundle %q", c.Node, c.Binaries.Source, c.Binaries.Dir, c.Runtime.Source, c.Runtime.ImageBundle)
+	}
+	if c.Dashboard.Kind != "none" || m.DashboardNodePort != 0 || !strings.Contains(out.String(), dashboard.HeadlampImage) {
+		t.Errorf("no bundle: dashboard %s, node port %d, notice %q; want none and a notice naming the image", c.Dashboard.Kind, m.DashboardNodePort, out.String())
+	}
+	if base.Node.Name == "dev" {
+		t.Error("machineConfig changed the caller's config")
+	}
+	if len(m.Routes()) != 1 {
+		t.Errorf("routes without a dashboard: %v", m.Routes())
+	}
+}
+
+func TestStatusAndSummary(t *testing.T) {
+	m := &Machine{Name: "dev", NodeAddress: "10.201.0.2", APIPort: 16443, DashboardPort: 18443, DashboardNodePort: 30443,
+		APIServerPort: 6443, Kubeconfig: "/root/.kube/k8s-single-dev.conf", BinariesDir: "/b"}
+	s := StatusOf(m)
+	if s.State != "stopped" || s.APIServer != "https://127.0.0.1:16443" || s.Dashboard != "https://127.0.0.1:18443/" {
+		t.Errorf("status = %+v", s)
+	}
+	routes := m.Routes()
+	if len(routes) != 2 || routes[0] != (Route{"127.0.0.1:16443", "10.201.0.2:6443"}) || routes[1] != (Route{"127.0.0.1:18443", "10.201.0.2:30443"}) {
+		t.Errorf("routes = %v", routes)
+	}
+	sum := Summary(m)
+	for _, want := range []string{"https://127.0.0.1:16443", "export KUBECONFIG=/root/.kube/k8s-single-dev.conf", "/b/kubectl", "machine down --name dev"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum)
+		}
+	}
+}

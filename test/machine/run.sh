@@ -1,0 +1,209 @@
+#!/bin/bash
+# test/machine/run.sh: `k8s-single machine` end to end on this host (root):
+#   make-up    the README's `make up` (a machine, since systemd is not PID 1
+#              here), the host's kubectl, `make down`
+#   up         a fresh machine from the cached rootfs, its `up` followed to a
+#              verified cluster
+#   kubectl    the host's kubectl with the written kubeconfig (0600, server on
+#              the host's loopback): the Node Ready, the pods running, /readyz
+#   dashboard  (when the bundle holds its image) HTTPS through the forwarded
+#              port with the cluster CA, the certificate checked
+#   status     running, with the cluster's own status inside
+#   shell      a command inside the machine
+#   refused    a second up of a running machine
+#   restart    down (no purge), then up: the same cluster boots again
+#   purge      down --purge: the machine's dir and kubeconfig gone
+#   host clean nothing left on the host (processes, cgroups, mounts, links,
+#              iptables rules, nspawn state)
+# Environment: CACHE_DIR (/var/cache/k8s-single) for the binaries, the image
+# bundle and the machine rootfs; NAME (ci-<pid>) the machine's name.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+CACHE_DIR=${CACHE_DIR:-/var/cache/k8s-single}
+NAME=${NAME:-ci-$$}
+TIER=machine
+. "$REPO/test/smoke/lib.sh"
+K8S=$REPO/bin/k8s-single
+MDIR=/var/lib/k8s-single/machines/$NAME
+T_ALL=$EPOCHREALTIME
+[ "$(id -u)" = 0 ] || die "run as root (systemd-nspawn, cgroups, debootstrap)"
+
+host_state() { smoke_host_state /var/lib/k8s-single/machines 'k8s-single-*'; }
+BASELINE=$(host_state)
+FAILED=()
+cleanup() {
+	local rc=$? left
+	set +e
+	if [ -d "$MDIR" ]; then
+		say "cleanup: k8s-single machine down --name $NAME --purge"
+		"$K8S" machine down --name "$NAME" --purge
+	fi
+	left=$(diff <(echo "$BASELINE") <(host_state) | grep '^[<>]')
+	[ -d "$MDIR" ] && left+=$'\n'"> $MDIR"
+	left=$(sed '/^$/d' <<<"$left")
+	if [ -n "$left" ]; then
+		say "host clean: NO; left on the host ('>' new, '<' gone):"
+		sed 's/^/    /' <<<"$left"
+		[ "$rc" = 0 ] && rc=3
+	else
+		say "host clean: yes (no machine process, cgroup, mount, link, iptables rule or nspawn state left)"
+	fi
+	say "total $(since "$T_ALL")s"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT TERM HUP
+
+# check NAME CMD...: runs a check, records a failure.
+check() {
+	local name=$1 t=$EPOCHREALTIME
+	shift
+	echo
+	echo "==> $name"
+	if "$@"; then
+		echo "<== $name: PASS in $(since "$t")s"
+	else
+		echo "<== $name: FAIL in $(since "$t")s"
+		FAILED+=("$name")
+	fi
+}
+
+make -s -C "$REPO" build
+BIN_DIR=$("$K8S" build --cache-dir "$CACHE_DIR" --print-dir 2>/dev/null)
+KUBECTL=$BIN_DIR/kubectl
+KC=$HOME/.kube/k8s-single-$NAME.conf
+
+c_up() {
+	local t=$EPOCHREALTIME
+	"$K8S" machine up --name "$NAME" --cache-dir "$CACHE_DIR" --binaries-dir "$BIN_DIR" --images "$CACHE_DIR/images" | tee "/tmp/machine-up-$NAME.log" || return 1
+	say "machine up took $(since "$t")s"
+	grep -q "^Machine $NAME runs a verified single-node cluster" "/tmp/machine-up-$NAME.log" || { echo "no summary of a verified cluster"; return 1; }
+}
+
+c_kubectl() {
+	[ "$(stat -c %a "$KC")" = 600 ] || { echo "$KC has mode $(stat -c %a "$KC"), want 600"; return 1; }
+	grep -Eq 'server: https://127\.0\.0\.1:[0-9]+$' "$KC" || { echo "$KC's server is not on the host's loopback: $(grep server: "$KC")"; return 1; }
+	"$KUBECTL" --kubeconfig "$KC" get --raw /readyz || return 1
+	echo
+	"$KUBECTL" --kubeconfig "$KC" get nodes -o wide || return 1
+	[ "$("$KUBECTL" --kubeconfig "$KC" get node "$NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ] ||
+		{ echo "node $NAME is not Ready"; return 1; }
+	"$KUBECTL" --kubeconfig "$KC" get pods -A || return 1
+	# After a boot the kubelet starts the pods again: give them a minute.
+	local i
+	for i in $(seq 1 30); do
+		pods_running >/dev/null && return 0
+		sleep 2
+	done
+	echo "pods not running: $(pods_running; true)"
+	return 1
+}
+
+# pods_running: every pod is Running or Completed (a finished verify's are
+# Terminating); prints the others.
+pods_running() {
+	local bad
+	bad=$("$KUBECTL" --kubeconfig "$KC" get pods -A --no-headers | awk '$4 != "Running" && $4 != "Completed" && $4 != "Terminating"')
+	[ -z "$bad" ] || { echo "$bad"; return 1; }
+}
+
+c_dashboard() {
+	local url node port code
+	url=$(sed -n 's/^  dashboard *\(https:[^ ]*\).*/\1/p' "/tmp/machine-up-$NAME.log")
+	if [ -z "$url" ]; then
+		grep -q "notice: the dashboard's image" "/tmp/machine-up-$NAME.log" || { echo "no dashboard and no notice saying why"; return 1; }
+		echo "SKIP: no dashboard image in the bundle (the notice says so)"
+		return 0
+	fi
+	port=${url#https://127.0.0.1:}
+	port=${port%/}
+	node=$("$K8S" machine status --name "$NAME" -o json | jq -r '.[0].nodeAddress')
+	# The UI's certificate names the node's address: connect through the
+	# forwarded port, check the certificate against the node's name.
+	code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$MDIR/rootfs/etc/kubernetes/pki/ca.crt" \
+		--connect-to "$node:30443:127.0.0.1:$port" "https://$node:30443/") || return 1
+	echo "GET $url (certificate checked for $node) -> $code"
+	[ "$code" = 200 ]
+}
+
+c_status() {
+	"$K8S" machine status || return 1
+	"$K8S" machine status --name "$NAME" | tee /tmp/machine-status-$NAME.out || return 1
+	grep -q "^$NAME  *running  " /tmp/machine-status-$NAME.out || { echo "machine $NAME is not running"; return 1; }
+}
+
+c_shell() {
+	local out
+	out=$("$K8S" machine shell --name "$NAME" -- kubectl get node "$NAME" -o 'jsonpath={.metadata.name}') || return 1
+	[ "$out" = "$NAME" ] || { echo "kubectl inside printed '$out'"; return 1; }
+	echo "kubectl inside the machine sees node $out"
+}
+
+c_refused() {
+	local out
+	if out=$("$K8S" machine up --name "$NAME" --cache-dir "$CACHE_DIR" --binaries-dir "$BIN_DIR" --images "$CACHE_DIR/images" 2>&1); then
+		echo "a second up of a running machine succeeded: $out"
+		return 1
+	fi
+	grep -q "runs already" <<<"$out" || { echo "refused without saying why: $out"; return 1; }
+	echo "refused: $out"
+}
+
+c_restart() {
+	local uid
+	uid=$("$KUBECTL" --kubeconfig "$KC" get node "$NAME" -o jsonpath='{.metadata.uid}') || return 1
+	"$K8S" machine down --name "$NAME" || return 1
+	pgrep -f "machine=k8s-single-$NAME" && { echo "systemd-nspawn still runs"; return 1; }
+	[ -d "$MDIR/rootfs" ] || { echo "down without --purge removed the disk"; return 1; }
+	c_up || return 1
+	[ "$("$KUBECTL" --kubeconfig "$KC" get node "$NAME" -o jsonpath='{.metadata.uid}')" = "$uid" ] ||
+		{ echo "the node is not the same after the restart"; return 1; }
+	echo "the same cluster came back (node uid $uid)"
+	c_kubectl
+}
+
+c_purge() {
+	"$K8S" machine down --name "$NAME" --purge || return 1
+	[ ! -e "$MDIR" ] || { echo "$MDIR is still there"; return 1; }
+	[ ! -e "$KC" ] || { echo "$KC is still there"; return 1; }
+}
+
+# make-up: the README's `make up` on this host without systemd as PID 1
+# brings the default machine up, the host's kubectl reaches it, `make down`
+# removes it.
+c_make_up() {
+	local kc=$HOME/.kube/k8s-single-k8s-single.conf
+	if [ "$(cat /proc/1/comm)" = systemd ]; then
+		echo "SKIP: systemd is PID 1 here: make up would install on this host, not in a machine"
+		return 0
+	fi
+	if [ -e /var/lib/k8s-single/machines/k8s-single ]; then
+		echo "SKIP: a machine named k8s-single exists here already (a user's): make up would boot it"
+		return 0
+	fi
+	make -s -C "$REPO" up CACHE_DIR="$CACHE_DIR" | tee /tmp/machine-make-up.log || return 1
+	grep -q "^systemd is not PID 1 here" /tmp/machine-make-up.log || { echo "make up did not say it uses a machine"; return 1; }
+	grep -q "^Machine k8s-single runs a verified single-node cluster" /tmp/machine-make-up.log || { echo "no summary of a verified cluster"; return 1; }
+	"$KUBECTL" --kubeconfig "$kc" get nodes k8s-single || return 1
+	make -s -C "$REPO" down CACHE_DIR="$CACHE_DIR" || return 1
+	[ ! -e /var/lib/k8s-single/machines/k8s-single ] && [ ! -e "$kc" ] || { echo "make down left the machine or its kubeconfig"; return 1; }
+}
+
+check make-up c_make_up
+check up c_up
+if [ ${#FAILED[@]} = 0 ]; then
+	check kubectl c_kubectl
+	check dashboard c_dashboard
+	check status c_status
+	check shell c_shell
+	check refused c_refused
+	check restart c_restart
+	check purge c_purge
+fi
+echo
+if [ ${#FAILED[@]} -gt 0 ]; then
+	say "FAIL: ${FAILED[*]}"
+	exit 1
+fi
+say "PASS"

@@ -92,9 +92,10 @@ network) and host ports (127.0.0.1:1644N for the apiserver, 1844N for the dashbo
 func newMachineStatusCommand() *cobra.Command {
 	var name, output string
 	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show the machines (with --name, also the cluster's k8s-single status inside)",
-		Args:  cobra.NoArgs,
+		Use:     "status",
+		Short:   "Show the machines (with --name, also the cluster's k8s-single status inside)",
+		Example: "  k8s-single machine status\n  k8s-single machine status --name dev\n  k8s-single machine status -o json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" {
 				ms, err := machine.List()
@@ -151,9 +152,10 @@ func newMachineDownCommand() *cobra.Command {
 	var purge bool
 	var wait time.Duration
 	cmd := &cobra.Command{
-		Use:   "down",
-		Short: "Power a machine off, leaving nothing of it running on the host (--purge: remove its disk too)",
-		Args:  cobra.NoArgs,
+		Use:     "down",
+		Short:   "Power a machine off, leaving nothing of it running on the host (--purge: remove its disk too)",
+		Example: "  k8s-single machine down\n  k8s-single machine down --name dev --purge",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return machine.Down(name, purge, wait, cmd.OutOrStdout())
 		},

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/host"
@@ -90,4 +93,37 @@ func firstCertificate(data []byte, readErr error) (*x509.Certificate, error) {
 		}
 	}
 	return nil, errors.New("no certificate in it")
+}
+
+// DropForeignKubeletCerts removes the kubelet's rotated client certificates
+// when the cluster CA did not sign the one in use: a previous install's
+// (left by `reset --purge`, or found by a restore on a used machine). With it
+// the apiserver refuses the kubelet (Unauthorized) and the Node never
+// registers; without it the kubelet starts from kubelet.conf's certificate
+// and rotates anew. It returns the host paths it removed.
+func DropForeignKubeletCerts(root host.Root) ([]string, error) {
+	data, err := root.ReadFile(KubeletRotatedCert)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	cert, err := firstCertificate(data, err)
+	if err == nil {
+		var ca *x509.Certificate
+		if ca, err = firstCertificate(root.ReadFile(layout.Cert("ca"))); err != nil {
+			return nil, fmt.Errorf("read the cluster CA: %w", err)
+		}
+		if cert.CheckSignatureFrom(ca) == nil {
+			return nil, nil
+		}
+	}
+	paths, gerr := filepath.Glob(root.Path(path.Join(path.Dir(KubeletRotatedCert), "kubelet-client-*.pem")))
+	if gerr != nil {
+		return nil, gerr
+	}
+	for _, p := range paths {
+		if err := os.Remove(p); err != nil {
+			return nil, err
+		}
+	}
+	return paths, nil
 }

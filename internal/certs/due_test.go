@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/layout"
 )
 
@@ -92,5 +93,46 @@ func TestCheckFindsAWrongSAN(t *testing.T) {
 	problems, err := Check(root, p, time.Now())
 	if err != nil || len(problems) != 1 || problems[0].Name != "apiserver" || !strings.Contains(problems[0].What, "not signed by the current ca") {
 		t.Errorf("Check = %+v, %v; want the apiserver named (signed by another CA)", problems, err)
+	}
+}
+
+// TestDropForeignKubeletCerts: the kubelet's rotated certificate of another
+// CA (a previous install's) goes with its siblings; one the cluster CA
+// signed stays.
+func TestDropForeignKubeletCerts(t *testing.T) {
+	p := testParams("ecdsa-p256")
+	root, _ := ensure(t, p, time.Now())
+	other, _ := ensure(t, p, time.Now()) // another install: another CA
+	rotated := root.Path(KubeletRotatedCert)
+	os.MkdirAll(filepath.Dir(rotated), 0o755)
+	write := func(from string) {
+		t.Helper()
+		kp, err := Load(host.Root(from), "kubelet-client")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dated := filepath.Join(filepath.Dir(rotated), "kubelet-client-2026-12-02-04-18-27.pem")
+		os.Remove(rotated)
+		if err := os.WriteFile(dated, append(kp.CertPEM, kp.KeyPEM...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Base(dated), rotated); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(string(root))
+	if removed, err := DropForeignKubeletCerts(root); err != nil || len(removed) != 0 {
+		t.Fatalf("the cluster CA's own: removed %v, %v", removed, err)
+	}
+	write(string(other))
+	removed, err := DropForeignKubeletCerts(root)
+	if err != nil || len(removed) != 2 {
+		t.Fatalf("another CA's: removed %v, %v; want the link and its file", removed, err)
+	}
+	if _, err := os.Lstat(rotated); !os.IsNotExist(err) {
+		t.Errorf("%s is still there", rotated)
+	}
+	if removed, err := DropForeignKubeletCerts(root); err != nil || removed != nil {
+		t.Errorf("none there: %v, %v", removed, err)
 	}
 }

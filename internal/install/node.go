@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/k8s-single/k8s-single/internal/certs"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/kube"
@@ -57,7 +59,17 @@ func Node() phases.Phase {
 			}
 			return fs.write(c)
 		},
-		Start:  func(c *phases.Context) error { return restartComponents(c, nodeComponents...) },
+		Start: func(c *phases.Context) error {
+			removed, err := certs.DropForeignKubeletCerts(c.Root)
+			if err != nil {
+				return err
+			}
+			if len(removed) > 0 {
+				c.Printf("removed the kubelet's rotated client certificates %s: the cluster CA did not sign them (a previous install's); "+
+					"the kubelet starts from kubelet.conf's certificate", strings.Join(removed, " "))
+			}
+			return restartComponents(c, nodeComponents...)
+		},
 		Verify: verifyNode,
 		// The pods themselves are the runtime phase's Undo (it runs next).
 		Undo: undoNode,
@@ -234,7 +246,16 @@ func undoNode(c *phases.Context) error {
 	if !c.Root.IsSystem() {
 		return nil
 	}
-	return cleanupNode(c, c.Root, c.Config, runtime.Exec(c, c.Config), mountInfo)
+	if err := cleanupNode(c, c.Root, c.Config, runtime.Exec(c, c.Config), mountInfo); err != nil || !c.Purge {
+		return err
+	}
+	// The kubelet's rotated client certificates are the purged CA's.
+	dir := path.Dir(certs.KubeletRotatedCert)
+	if err := os.RemoveAll(c.Root.Path(dir)); err != nil {
+		return err
+	}
+	c.Printf("removed %s (the kubelet's rotated client certificates)", dir)
+	return nil
 }
 
 // cleanupNode removes kube-proxy's rules (`kube-proxy --cleanup`), the KUBE-*

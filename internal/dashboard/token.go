@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
+
+	"github.com/k8s-single/k8s-single/internal/poll"
 )
 
 // MinTokenDuration is the shortest token the TokenRequest API issues.
@@ -51,22 +53,21 @@ func LongLivedToken(ctx context.Context, cs kubernetes.Interface, ui UI, timeout
 	if _, err := secrets.Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return "", fmt.Errorf("create Secret %s/%s: %w; is the dashboard installed? run `k8s-single phase run dashboard`", ui.Namespace, LongLivedSecret, err)
 	}
-	deadline := time.Now().Add(timeout)
-	for {
-		got, err := secrets.Get(ctx, LongLivedSecret, metav1.GetOptions{})
-		if err == nil && len(got.Data[corev1.ServiceAccountTokenKey]) > 0 {
-			return string(got.Data[corev1.ServiceAccountTokenKey]), nil
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("the Secret %s/%s has no token after %s: the token controller of kube-controller-manager fills it in; check `systemctl status kube-controller-manager`",
+	var token string
+	_, err := poll.Wait{What: "the token of Secret " + ui.Namespace + "/" + LongLivedSecret, Timeout: timeout, Interval: 500 * time.Millisecond,
+		Expired: func(string) error {
+			return fmt.Errorf("the Secret %s/%s has no token after %s: the token controller of kube-controller-manager fills it in; check `systemctl status kube-controller-manager`",
 				ui.Namespace, LongLivedSecret, timeout)
+		},
+	}.Until(ctx, func(ctx context.Context) (bool, string, error) {
+		got, err := secrets.Get(ctx, LongLivedSecret, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error(), nil
 		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+		token = string(got.Data[corev1.ServiceAccountTokenKey])
+		return token != "", "no token yet", nil
+	})
+	return token, err
 }
 
 // TokenClient is a client of the cluster a kubeconfig (admin.conf) points

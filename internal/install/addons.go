@@ -14,6 +14,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/kube"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/poll"
 )
 
 // addonsDir keeps the applied manifests, so a user sees exactly what runs.
@@ -152,7 +153,6 @@ func verifyAddons(c *phases.Context) error {
 	}
 	for _, d := range addons.Deployments() {
 		start := time.Now()
-		c.Waitf("deployment kube-system/%s to roll out, up to %s", d, rolloutTimeout)
 		if err := kube.WaitRollout(c, cs, addons.Namespace, d, rolloutTimeout, c.Out()); err != nil {
 			return err
 		}
@@ -160,7 +160,7 @@ func verifyAddons(c *phases.Context) error {
 	}
 	start := time.Now()
 	c.Waitf("node metrics from metrics.k8s.io (kubectl top node), up to %s", rolloutTimeout)
-	if err := waitNodeMetrics(c, cs, c.Config.Node.Name, rolloutTimeout); err != nil {
+	if _, err := waitNodeMetrics(c, cs, c.Config.Node.Name, rolloutTimeout); err != nil {
 		return fmt.Errorf("%w; `kubectl get apiservice %s` shows why (a certificate the caBundle does not verify shows as FailedDiscoveryCheck)",
 			err, addons.MetricsServerAPIService)
 	}
@@ -216,23 +216,24 @@ func checkAPIServiceVerifies(ctx context.Context, cs kubernetes.Interface, name 
 	return fmt.Errorf("APIService %s has no Available condition yet", name)
 }
 
-// waitNodeMetrics polls the metrics API (what kubectl top node reads) until
-// it reports the node.
-func waitNodeMetrics(ctx context.Context, cs kubernetes.Interface, node string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
+// waitNodeMetrics waits, silently, until the metrics API (what kubectl top
+// node reads) reports the node, and returns its usage figures.
+func waitNodeMetrics(ctx context.Context, cs kubernetes.Interface, node string, timeout time.Duration) (map[string]string, error) {
 	path := "/apis/metrics.k8s.io/v1beta1/nodes/" + node
-	for {
-		_, err := cs.CoreV1().RESTClient().Get().AbsPath(path).DoRaw(ctx)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("GET %s: not served within %s: %w", path, timeout, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
+	var m struct {
+		Usage map[string]string `json:"usage"`
 	}
+	_, err := poll.Wait{What: "node metrics", Timeout: timeout, Interval: time.Second,
+		Expired: func(state string) error { return fmt.Errorf("GET %s: not served within %s: %s", path, timeout, state) },
+	}.Until(ctx, func(ctx context.Context) (bool, string, error) {
+		raw, err := cs.CoreV1().RESTClient().Get().AbsPath(path).DoRaw(ctx)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		if err := json.Unmarshal(raw, &m); err != nil || m.Usage["cpu"] == "" {
+			return false, fmt.Sprintf("no usage figures in %s", raw), nil
+		}
+		return true, "", nil
+	})
+	return m.Usage, err
 }

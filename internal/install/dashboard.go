@@ -222,7 +222,6 @@ func verifyDashboard(c *phases.Context) error {
 	}
 	for _, d := range ui.Deployments {
 		start := time.Now()
-		c.Waitf("deployment %s/%s to roll out, up to %s", ui.Namespace, d, dashboardTimeout)
 		if err := kube.WaitRollout(c, cs, ui.Namespace, d, dashboardTimeout, c.Out()); err != nil {
 			return fmt.Errorf("%w; see `kubectl -n %s describe pods`: an image missing from the bundle shows as ErrImagePull (dashboard.image sets the UI's)", err, ui.Namespace)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/etcd"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/poll"
 	"github.com/k8s-single/k8s-single/internal/units"
 )
 
@@ -151,19 +152,11 @@ func verifyEtcd(c *phases.Context) error {
 }
 
 func waitEtcdHealthy(ctx context.Context, cli *etcd.Client, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
+	_, err := poll.Wait{What: "etcd to be healthy", Timeout: timeout, Interval: 500 * time.Millisecond,
+		Expired: func(state string) error { return fmt.Errorf("etcd not healthy within %s: %s", timeout, state) },
+	}.Until(ctx, func(ctx context.Context) (bool, string, error) {
 		report := cli.Health(ctx)
-		if report.Healthy() {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("etcd not healthy within %s: %s", timeout, strings.Join(report.Lines(), "; "))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+		return report.Healthy(), strings.Join(report.Lines(), "; "), nil
+	})
+	return err
 }

@@ -152,47 +152,19 @@ func (l *waitLines) Printf(format string, args ...any) {
 	l.out = append(l.out, fmt.Sprintf(format, args...))
 }
 
+// TestWaitUntil checks the phase's wait prints through the phase (the loop
+// itself is package poll's, tested there on a fake clock).
 func TestWaitUntil(t *testing.T) {
-	w := wait{what: "the thing", timeout: time.Second, poll: time.Millisecond, every: 5 * time.Millisecond}
-	t.Run("done", func(t *testing.T) {
-		c := &waitLines{Context: context.Background()}
-		n := 0
-		_, err := w.until(c, func(context.Context) (bool, string, error) {
-			n++
-			time.Sleep(time.Millisecond)
-			return n == 20, fmt.Sprintf("try %d", n), nil
-		})
-		if err != nil || n != 20 {
-			t.Fatalf("until = %v after %d checks", err, n)
-		}
-		if c.out[0] != "waiting for the thing, up to 1s" {
-			t.Errorf("first line %q", c.out[0])
-		}
-		if len(c.out) < 2 || !strings.HasPrefix(c.out[1], "still waiting for the thing: try ") || !strings.HasSuffix(c.out[1], " left)") {
-			t.Errorf("no progress line with the state and time left: %q", c.out)
-		}
-	})
-	t.Run("fatal", func(t *testing.T) {
-		boom := errors.New("boom")
-		_, err := w.until(&waitLines{Context: context.Background()}, func(context.Context) (bool, string, error) { return false, "", boom })
-		if !errors.Is(err, boom) {
-			t.Errorf("until = %v, want boom at once", err)
-		}
-	})
-	t.Run("timeout", func(t *testing.T) {
-		short := w
-		short.timeout = 20 * time.Millisecond
-		_, err := short.until(&waitLines{Context: context.Background()}, func(context.Context) (bool, string, error) { return false, "Ready=False", nil })
-		if err == nil || err.Error() != "gave up waiting for the thing after 20ms: Ready=False" {
-			t.Errorf("until = %v", err)
-		}
-	})
-	t.Run("cancelled", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		_, err := w.until(&waitLines{Context: ctx}, func(context.Context) (bool, string, error) { return false, "", nil })
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("until = %v, want context.Canceled", err)
-		}
-	})
+	w := waitUpTo("the thing", time.Second)
+	c := &waitLines{Context: context.Background()}
+	if _, err := w.until(c, func(context.Context) (bool, string, error) { return true, "", nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.out) != 1 || c.out[0] != "waiting for the thing, up to 1s" {
+		t.Errorf("lines %q", c.out)
+	}
+	boom := errors.New("boom")
+	if _, err := w.until(c, func(context.Context) (bool, string, error) { return false, "", boom }); !errors.Is(err, boom) {
+		t.Errorf("until = %v, want boom at once", err)
+	}
 }

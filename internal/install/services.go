@@ -14,6 +14,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/componentconfig"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/poll"
 	"github.com/k8s-single/k8s-single/internal/units"
 )
 
@@ -221,50 +222,23 @@ type waitContext interface {
 	Printf(format string, args ...any)
 }
 
-// wait polls a check until it holds, telling the user what it waits for.
+// wait is a phase's wait (see package poll), its lines printed as the
+// phase's progress.
 type wait struct {
 	// what completes "waiting for ...": "node node-1 to be Ready".
 	what    string
 	timeout time.Duration
-	// poll is the pause between checks; every is the pause between progress lines.
-	poll, every time.Duration
 }
 
 // waitUpTo is a wait that checks twice a second and reports every 10 s.
 func waitUpTo(what string, timeout time.Duration) wait {
-	return wait{what: what, timeout: timeout, poll: 500 * time.Millisecond, every: progressEvery}
+	return wait{what: what, timeout: timeout}
 }
 
-// until runs check until it reports done, the timeout passes or c ends, and
-// returns how long that took. check returns done, the state to show while
-// not done, and an error when waiting longer cannot help (it stops the
-// wait). The user sees a line when the wait starts and, every w.every, the
-// latest state and the time left.
-func (w wait) until(c waitContext, check func(context.Context) (bool, string, error)) (time.Duration, error) {
-	start := time.Now()
-	deadline := start.Add(w.timeout)
-	lastReport := start
-	c.Waitf("%s, up to %s", w.what, w.timeout)
-	for {
-		done, state, err := check(c)
-		switch {
-		case err != nil:
-			return time.Since(start), err
-		case done:
-			return time.Since(start), nil
-		case time.Now().After(deadline):
-			return time.Since(start), fmt.Errorf("gave up waiting for %s after %s: %s", w.what, w.timeout, state)
-		}
-		if time.Since(lastReport) >= w.every {
-			c.Printf("still waiting for %s: %s (%s left)", w.what, state, time.Until(deadline).Round(time.Second))
-			lastReport = time.Now()
-		}
-		select {
-		case <-c.Done():
-			return time.Since(start), c.Err()
-		case <-time.After(w.poll):
-		}
-	}
+// until runs check until it reports done, fails, the timeout passes or c
+// ends, and returns how long that took (poll.Wait.Until).
+func (w wait) until(c waitContext, check poll.Check) (time.Duration, error) {
+	return poll.Wait{What: w.what, Timeout: w.timeout, Interval: 500 * time.Millisecond, Say: c.Printf, Report: progressEvery}.Until(c, check)
 }
 
 // componentFiles renders the component configs, keeps those at configPaths,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/kube"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/poll"
 )
 
 // verifyTimeout bounds each end-to-end step.
@@ -137,7 +137,6 @@ func startWeb(c *phases.Context, cs kubernetes.Interface, ns, image string) (str
 		return "", fmt.Errorf("create service web: %w", err)
 	}
 	start := time.Now()
-	c.Waitf("the web pod to be ready, up to %s", verifyTimeout)
 	if err := kube.WaitRollout(c, cs, ns, "web", verifyTimeout, c.Out()); err != nil {
 		return "", err
 	}
@@ -171,21 +170,18 @@ func runCheck(c *phases.Context, cs kubernetes.Interface, ns, image string, args
 }
 
 func waitPodDone(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) (corev1.PodPhase, error) {
-	deadline := time.Now().Add(timeout)
-	for {
+	var phase corev1.PodPhase
+	_, err := poll.Wait{What: "pod " + ns + "/" + name + " to finish", Timeout: timeout, Interval: time.Second,
+		Expired: func(string) error { return fmt.Errorf("pod %s/%s did not finish within %s", ns, name, timeout) },
+	}.Until(ctx, func(ctx context.Context) (bool, string, error) {
 		p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
-		if err == nil && (p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed) {
-			return p.Status.Phase, nil
+		if err != nil {
+			return false, err.Error(), nil
 		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("pod %s/%s did not finish within %s", ns, name, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
+		phase = p.Status.Phase
+		return phase == corev1.PodSucceeded || phase == corev1.PodFailed, string(phase), nil
+	})
+	return phase, err
 }
 
 // metricsTimeout bounds the wait for the node's metrics: metrics-server
@@ -195,23 +191,12 @@ const metricsTimeout = 2 * time.Minute
 
 // printNodeMetrics waits for what `kubectl top node` shows for the node, and prints it.
 func printNodeMetrics(c *phases.Context, cs kubernetes.Interface) error {
-	var m struct {
-		Usage map[string]string `json:"usage"`
-	}
-	_, err := waitUpTo("node metrics (kubectl top node)", metricsTimeout).until(c, func(ctx context.Context) (bool, string, error) {
-		raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/nodes/" + c.Config.Node.Name).DoRaw(ctx)
-		if err != nil {
-			return false, err.Error(), nil
-		}
-		if err := json.Unmarshal(raw, &m); err != nil || m.Usage["cpu"] == "" {
-			return false, fmt.Sprintf("no usage figures in %s", raw), nil
-		}
-		return true, "", nil
-	})
+	c.Waitf("node metrics (kubectl top node), up to %s", metricsTimeout)
+	usage, err := waitNodeMetrics(c, cs, c.Config.Node.Name, metricsTimeout)
 	if err != nil {
 		return fmt.Errorf("node metrics (kubectl top node): %w", err)
 	}
-	c.Printf("kubectl top node: %s cpu %s, memory %s", c.Config.Node.Name, m.Usage["cpu"], m.Usage["memory"])
+	c.Printf("kubectl top node: %s cpu %s, memory %s", c.Config.Node.Name, usage["cpu"], usage["memory"])
 	return nil
 }
 

@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/k8s-single/k8s-single/internal/poll"
 )
 
 // Decode splits a multi-document YAML manifest into objects; empty
@@ -89,32 +91,22 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) 
 }
 
 // WaitRollout waits until a Deployment's newest generation is fully
-// available, printing a countdown line every 10 s to out.
+// available, printing to out (indented) what it waits for and, every 10 s,
+// the replicas so far.
 func WaitRollout(ctx context.Context, cs kubernetes.Interface, namespace, name string, timeout time.Duration, out io.Writer) error {
-	deadline := time.Now().Add(timeout)
-	last := time.Now()
-	for {
-		d, err := cs.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
-		state := "not found yet"
-		if err == nil {
-			if rolledOut(d) {
-				return nil
-			}
-			state = fmt.Sprintf("%d/%d available, %d updated", d.Status.AvailableReplicas, replicas(d), d.Status.UpdatedReplicas)
-		}
-		if time.Now().After(deadline) {
+	_, err := poll.Wait{What: "deployment " + namespace + "/" + name + " to roll out", Timeout: timeout, Interval: time.Second,
+		Say: poll.Lines(out, "      "),
+		Expired: func(state string) error {
 			return fmt.Errorf("deployment %s/%s not rolled out within %s: %s", namespace, name, timeout, state)
+		},
+	}.Until(ctx, func(ctx context.Context) (bool, string, error) {
+		d, err := cs.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, "not found yet", nil
 		}
-		if time.Since(last) >= 10*time.Second {
-			fmt.Fprintf(out, "      still waiting for deployment %s/%s: %s (%s left)\n", namespace, name, state, time.Until(deadline).Round(time.Second))
-			last = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
+		return rolledOut(d), fmt.Sprintf("%d/%d available, %d updated", d.Status.AvailableReplicas, replicas(d), d.Status.UpdatedReplicas), nil
+	})
+	return err
 }
 
 func replicas(d *appsv1.Deployment) int32 {

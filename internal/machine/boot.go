@@ -2,6 +2,7 @@ package machine
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/k8s-single/k8s-single/internal/poll"
 )
 
 // cgroupDirs are the dirs named name below this process's cgroup in every
@@ -104,18 +107,18 @@ func boot(m *Machine) error {
 }
 
 // waitLeader waits for the machine's PID 1 to exist.
-func waitLeader(m *Machine, timeout time.Duration) (int, error) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+func waitLeader(m *Machine, timeout time.Duration) error {
+	_, err := poll.Wait{What: "the machine's PID 1", Timeout: timeout, Interval: 100 * time.Millisecond,
+		Expired: func(string) error {
+			return fmt.Errorf("the machine's PID 1 did not start within %s: %s", timeout, tail(filepath.Join(m.Dir(), "console.log"), 15))
+		},
+	}.Until(context.Background(), func(context.Context) (bool, string, error) {
 		if !m.Running() {
-			return 0, fmt.Errorf("systemd-nspawn exited: %s", tail(filepath.Join(m.Dir(), "console.log"), 15))
+			return false, "", fmt.Errorf("systemd-nspawn exited: %s", tail(filepath.Join(m.Dir(), "console.log"), 15))
 		}
-		if pid := m.Leader(); pid > 0 {
-			return pid, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return 0, fmt.Errorf("the machine's PID 1 did not start within %s: %s", timeout, tail(filepath.Join(m.Dir(), "console.log"), 15))
+		return m.Leader() > 0, "", nil
+	})
+	return err
 }
 
 // stop powers the machine off (SIGTERM to systemd-nspawn is SIGRTMIN+3, a
@@ -124,11 +127,8 @@ func waitLeader(m *Machine, timeout time.Duration) (int, error) {
 func stop(m *Machine, wait time.Duration) error {
 	if m.Running() {
 		syscall.Kill(m.NspawnPID, syscall.SIGTERM)
-		deadline := time.Now().Add(wait)
-		for m.Running() && time.Now().Before(deadline) {
-			time.Sleep(200 * time.Millisecond)
-		}
-		if m.Running() {
+		poweredOff := func(context.Context) (bool, string, error) { return !m.Running(), "", nil }
+		if _, err := (poll.Wait{Timeout: wait, Interval: 200 * time.Millisecond}).Until(context.Background(), poweredOff); err != nil {
 			syscall.Kill(m.NspawnPID, syscall.SIGKILL)
 		}
 	}

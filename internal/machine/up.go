@@ -24,6 +24,8 @@ import (
 	"github.com/k8s-single/k8s-single/internal/dashboard"
 	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/images"
+
+	"github.com/k8s-single/k8s-single/internal/poll"
 )
 
 // Options are what `machine up` needs besides the machine's name.
@@ -96,7 +98,7 @@ func Up(ctx context.Context, o Options, out io.Writer) (*Machine, error) {
 	if err != nil {
 		return m, err
 	}
-	if _, err := waitLeader(m, 30*time.Second); err != nil {
+	if err := waitLeader(m, 30*time.Second); err != nil {
 		stop(m, 10*time.Second)
 		return m, err
 	}
@@ -269,23 +271,27 @@ func startForwarder(m *Machine, self string) error {
 	if err := m.save(); err != nil {
 		return err
 	}
-	for i := 0; i < 50; i++ {
-		if c, err := net.Dial("tcp", loopback(m.APIPort)); err == nil {
+	_, err = poll.Wait{What: "the port forwarder", Timeout: 5 * time.Second, Interval: 100 * time.Millisecond,
+		Expired: func(string) error {
+			return fmt.Errorf("the port forwarder did not listen on %s: %s", loopback(m.APIPort), tail(filepath.Join(m.Dir(), "forward.log"), 5))
+		},
+	}.Until(context.Background(), func(context.Context) (bool, string, error) {
+		c, err := net.Dial("tcp", loopback(m.APIPort))
+		if err == nil {
 			c.Close()
-			return nil
+			return true, "", nil
 		}
 		if !alive(m.ForwarderPID) {
-			break
+			return false, "", fmt.Errorf("the port forwarder exited: %s", tail(filepath.Join(m.Dir(), "forward.log"), 5))
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("the port forwarder did not listen on %s: %s", loopback(m.APIPort), tail(filepath.Join(m.Dir(), "forward.log"), 5))
+		return false, err.Error(), nil
+	})
+	return err
 }
 
 // followUp prints the machine's `up` output as it grows until its exit code
 // is written, and fails with it.
 func followUp(ctx context.Context, m *Machine, timeout time.Duration, out io.Writer) error {
-	deadline := time.Now().Add(timeout)
 	var offset int64
 	follow := func() {
 		f, err := os.Open(m.Path(upLog))
@@ -304,28 +310,26 @@ func followUp(ctx context.Context, m *Machine, timeout time.Duration, out io.Wri
 			fmt.Fprint(out, "  | "+line)
 		}
 	}
-	for {
-		follow()
-		if data, err := os.ReadFile(m.Path(upResult)); err == nil {
-			follow()
-			rc, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-			if rc != 0 {
-				return fmt.Errorf("k8s-single up inside machine %s failed (exit %d): its output is above", m.Name, rc)
-			}
-			return nil
-		}
-		if !m.Running() {
-			return fmt.Errorf("machine %s stopped before its up finished: %s", m.Name, tail(filepath.Join(m.Dir(), "console.log"), 15))
-		}
-		if time.Now().After(deadline) {
+	_, err := poll.Wait{What: "k8s-single up inside machine " + m.Name, Timeout: timeout, Interval: 250 * time.Millisecond,
+		Expired: func(string) error {
 			return fmt.Errorf("k8s-single up inside machine %s did not finish within %s", m.Name, timeout)
+		},
+	}.Until(ctx, func(context.Context) (bool, string, error) {
+		follow()
+		data, err := os.ReadFile(m.Path(upResult))
+		if err != nil {
+			if !m.Running() {
+				return false, "", fmt.Errorf("machine %s stopped before its up finished: %s", m.Name, tail(filepath.Join(m.Dir(), "console.log"), 15))
+			}
+			return false, "", nil
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
+		follow()
+		if rc, _ := strconv.Atoi(strings.TrimSpace(string(data))); rc != 0 {
+			return false, "", fmt.Errorf("k8s-single up inside machine %s failed (exit %d): its output is above", m.Name, rc)
 		}
-	}
+		return true, "", nil
+	})
+	return err
 }
 
 // proveAgain waits, on a machine booted again, for every component to be
@@ -333,28 +337,25 @@ func followUp(ctx context.Context, m *Machine, timeout time.Duration, out io.Wri
 // the daemons to start) and runs the verify phase again: the cluster that
 // came back is proven end to end like a new one.
 func proveAgain(ctx context.Context, m *Machine, timeout time.Duration, out io.Writer) error {
-	fmt.Fprintf(out, "waiting for every component of machine %s to be healthy (k8s-single status inside), up to %s\n", m.Name, timeout)
-	start, deadline := time.Now(), time.Now().Add(timeout)
-	for {
-		var status strings.Builder
+	var status strings.Builder
+	took, err := poll.Wait{What: "every component of machine " + m.Name + " to be healthy (k8s-single status inside)",
+		Timeout: timeout, Interval: 2 * time.Second, Say: poll.Lines(out, ""),
+		Expired: func(string) error {
+			return fmt.Errorf("machine %s: not every component healthy within %s:\n%s", m.Name, timeout, status.String())
+		},
+	}.Until(ctx, func(context.Context) (bool, string, error) {
+		status.Reset()
 		cmd, err := m.Command("k8s-single", "status")
 		if err != nil {
-			return err
+			return false, "", err
 		}
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, &status, &status
-		if cmd.Run() == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("machine %s: not every component healthy within %s:\n%s", m.Name, timeout, status.String())
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
+		return cmd.Run() == nil, "", nil
+	})
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(out, "every component healthy after %s; verifying the cluster again (k8s-single phase run verify)\n", time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(out, "every component healthy after %s; verifying the cluster again (k8s-single phase run verify)\n", took.Round(100*time.Millisecond))
 	cmd, err := m.Command("k8s-single", "phase", "run", "verify")
 	if err != nil {
 		return err

@@ -14,6 +14,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/k8s-single/k8s-single/internal/poll"
 )
 
 // Endpoint is one health URL and how to reach it.
@@ -67,30 +69,15 @@ func (e Endpoint) client() (*http.Client, error) {
 // It prints a line when it starts waiting and every 10 s after, and returns
 // the last answer in its error.
 func (e Endpoint) WaitOK(ctx context.Context, timeout time.Duration, out io.Writer) (time.Duration, error) {
-	start := time.Now()
-	deadline := start.Add(timeout)
-	fmt.Fprintf(out, "      waiting for %s (%s), up to %s\n", e.Name, e.URL, timeout)
-	lastReport := start
-	var last string
-	for {
+	return poll.Wait{What: e.Name + " (" + e.URL + ")", Timeout: timeout, Interval: 250 * time.Millisecond,
+		Say: poll.Lines(out, "      "),
+		Expired: func(last string) error {
+			return fmt.Errorf("%s did not become healthy within %s: %s", e.Name, timeout, last)
+		},
+	}.Until(ctx, func(ctx context.Context) (bool, string, error) {
 		code, body, err := e.Get(ctx)
-		if err == nil && code == http.StatusOK {
-			return time.Since(start), nil
-		}
-		last = describe(code, body, err)
-		if time.Now().After(deadline) {
-			return time.Since(start), fmt.Errorf("%s did not become healthy within %s: %s", e.Name, timeout, last)
-		}
-		if time.Since(lastReport) >= 10*time.Second {
-			fmt.Fprintf(out, "      still waiting for %s: %s (%s left)\n", e.Name, last, time.Until(deadline).Round(time.Second))
-			lastReport = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return time.Since(start), ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+		return err == nil && code == http.StatusOK, describe(code, body, err), nil
+	})
 }
 
 func describe(code int, body string, err error) string {

@@ -1,10 +1,13 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/k8s-single/k8s-single/internal/poll"
 )
 
 // CNIBridge is the bridge the CNI conflist creates for the pod network.
@@ -52,23 +55,21 @@ func RemoveContainers(run Run) (int, error) {
 	return removed, errors.Join(errs...)
 }
 
-// exitPolls and exitPoll bound how long deleteExited waits for a killed task to exit.
+// exitWait and exitPoll bound how long deleteExited waits for a killed task to exit.
 const (
-	exitPolls = 10
-	exitPoll  = 300 * time.Millisecond
+	exitWait = 3 * time.Second
+	exitPoll = 300 * time.Millisecond
 )
 
 // deleteExited deletes task id without force, polling until it has exited.
 func deleteExited(run Run, id string) error {
-	var err error
-	for i := range exitPolls {
-		if i > 0 {
-			time.Sleep(exitPoll)
-		}
-		if _, err = ctr(run, "tasks", "delete", id); err == nil || gone(err) {
-			return nil
-		}
-	}
+	var last error
+	_, err := poll.Wait{What: "task " + id + " to exit", Timeout: exitWait, Interval: exitPoll,
+		Expired: func(string) error { return last },
+	}.Until(context.Background(), func(context.Context) (bool, string, error) {
+		_, last = ctr(run, "tasks", "delete", id)
+		return last == nil || gone(last), "", nil
+	})
 	return err
 }
 

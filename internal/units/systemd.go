@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/dbus"
+
+	"github.com/k8s-single/k8s-single/internal/poll"
 )
 
 // Systemd is what the phases need from the service manager; Manager is the
@@ -111,26 +113,21 @@ func (m *Manager) StopAndDisable(ctx context.Context, unit string) error {
 // as soon as it was forked, and a crash-looping one is "activating" between
 // restarts: callers confirm health with the component's own check.
 func (m *Manager) WaitActive(ctx context.Context, unit string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(m.poll)
-	defer tick.Stop()
-	for {
+	_, err := poll.Wait{What: unit + " to be active", Timeout: timeout, Interval: m.poll,
+		Expired: func(state string) error {
+			return unitError(unit, fmt.Sprintf("not active after %s (state %s)", timeout, state))
+		},
+	}.Until(ctx, func(ctx context.Context) (bool, string, error) {
 		state, err := m.property(ctx, unit, "ActiveState")
 		switch {
 		case err != nil:
-			return err
-		case state == "active":
-			return nil
+			return false, "", err
 		case state == "failed":
-			return unitError(unit, "failed")
+			return false, state, unitError(unit, "failed")
 		}
-		select {
-		case <-ctx.Done():
-			return unitError(unit, fmt.Sprintf("not active after %s (state %s)", timeout, state))
-		case <-tick.C:
-		}
-	}
+		return state == "active", state, nil
+	})
+	return err
 }
 
 // ResetFailed is `systemctl reset-failed unit`. A unit systemd has not

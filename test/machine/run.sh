@@ -12,6 +12,7 @@
 #   shell      a command inside the machine
 #   refused    a second up of a running machine
 #   restart    down (no purge), then up: the same cluster boots again
+#   purge-up   reset --purge and up inside: a new CA, and the Node registers
 #   purge      down --purge: the machine's dir and kubeconfig gone
 #   host clean nothing left on the host (processes, cgroups, mounts, links,
 #              iptables rules, nspawn state)
@@ -163,6 +164,23 @@ c_restart() {
 	c_kubectl
 }
 
+# purge-up: inside the machine, reset --purge and up make a new cluster
+# with a new CA: the kubelet's rotated certificate of the old one must not
+# keep the Node from registering.
+c_purge_up() {
+	local ca0 ca1
+	ca0=$(sha256sum <"$MDIR/rootfs/etc/kubernetes/pki/ca.crt")
+	"$K8S" machine shell --name "$NAME" -- k8s-single reset --purge >/tmp/machine-purge-$NAME.out 2>&1 ||
+		{ tail -n 20 /tmp/machine-purge-$NAME.out; return 1; }
+	"$K8S" machine shell --name "$NAME" -- k8s-single up -c /etc/k8s-single/cluster.yaml >/tmp/machine-purge-up-$NAME.out 2>&1 ||
+		{ tail -n 30 /tmp/machine-purge-up-$NAME.out; return 1; }
+	grep -q "The cluster is up and verified." /tmp/machine-purge-up-$NAME.out || { tail -n 20 /tmp/machine-purge-up-$NAME.out; return 1; }
+	ca1=$(sha256sum <"$MDIR/rootfs/etc/kubernetes/pki/ca.crt")
+	[ "$ca0" != "$ca1" ] || { echo "reset --purge kept the CA"; return 1; }
+	grep "kubelet's rotated client certificates\|node $NAME Ready after" /tmp/machine-purge-up-$NAME.out
+	echo "a new cluster with a new CA came up in the same machine"
+}
+
 c_purge() {
 	"$K8S" machine down --name "$NAME" --purge || return 1
 	[ ! -e "$MDIR" ] || { echo "$MDIR is still there"; return 1; }
@@ -199,6 +217,7 @@ if [ ${#FAILED[@]} = 0 ]; then
 	check shell c_shell
 	check refused c_refused
 	check restart c_restart
+	check purge-up c_purge_up
 	check purge c_purge
 fi
 echo

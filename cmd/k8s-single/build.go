@@ -24,12 +24,9 @@ takes with runtime.source dir. It prints the directory that holds the binaries.`
 		Example: "  k8s-single build\n  k8s-single build --cache-dir /var/cache/k8s-single --print-dir",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			cfg, err := g.loadConfigWithCache(cacheDir)
 			if err != nil {
 				return err
-			}
-			if cacheDir != "" {
-				cfg.Binaries.CacheDir = cacheDir
 			}
 			progress := cmd.OutOrStdout()
 			if printDir {

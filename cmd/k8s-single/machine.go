@@ -46,12 +46,9 @@ network) and host ports (127.0.0.1:1644N for the apiserver, 1844N for the dashbo
 		Example: "  k8s-single machine up\n  k8s-single machine up --name dev --images /srv/bundle",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			cfg, err := g.loadConfigWithCache(cacheDir)
 			if err != nil {
 				return err
-			}
-			if cacheDir != "" {
-				cfg.Binaries.CacheDir = cacheDir
 			}
 			out := cmd.OutOrStdout()
 			if binDir == "" && cfg.Binaries.Source == "dir" {

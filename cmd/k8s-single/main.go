@@ -29,6 +29,16 @@ func (g *globals) loadConfig() (*config.Cluster, error) {
 	return install.LoadConfig(g.hostRoot(), g.configPath)
 }
 
+// loadConfigWithCache is loadConfig with binaries.cacheDir replaced by a
+// command's --cache-dir, when given.
+func (g *globals) loadConfigWithCache(cacheDir string) (*config.Cluster, error) {
+	cfg, err := g.loadConfig()
+	if err == nil && cacheDir != "" {
+		cfg.Binaries.CacheDir = cacheDir
+	}
+	return cfg, err
+}
+
 func newRootCommand() *cobra.Command {
 	g := &globals{}
 	cmd := &cobra.Command{

@@ -10,6 +10,8 @@
 #              port with the cluster CA, the certificate checked
 #   status     running, with the cluster's own status inside
 #   shell      a command inside the machine
+#   second     a second machine beside the first, each reached through its own
+#              kubeconfig, then removed
 #   refused    a second up of a running machine
 #   restart    down (no purge), then up: the same cluster boots again
 #   purge-up   reset --purge and up inside: a new CA, and the Node registers
@@ -141,6 +143,20 @@ c_shell() {
 	echo "kubectl inside the machine sees node $out"
 }
 
+# second: another machine runs beside the first, on its own address and
+# ports; each host kubeconfig reaches its own cluster; then it goes.
+c_second() {
+	local two=$NAME-b kc2=$HOME/.kube/k8s-single-$NAME-b.conf n1 n2
+	"$K8S" machine up --name "$two" --cache-dir "$CACHE_DIR" --binaries-dir "$BIN_DIR" --images "$CACHE_DIR/images" >"/tmp/machine-up-$two.log" 2>&1 ||
+		{ tail -n 30 "/tmp/machine-up-$two.log"; "$K8S" machine down --name "$two" --purge; return 1; }
+	"$K8S" machine status
+	n1=$("$KUBECTL" --kubeconfig "$KC" get nodes -o jsonpath='{.items[*].metadata.name}')
+	n2=$("$KUBECTL" --kubeconfig "$kc2" get nodes -o jsonpath='{.items[*].metadata.name}')
+	"$K8S" machine down --name "$two" --purge || return 1
+	[ "$n1" = "$NAME" ] && [ "$n2" = "$two" ] || { echo "the kubeconfigs reach nodes '$n1' and '$n2', want $NAME and $two"; return 1; }
+	echo "two machines at once: $NAME and $two, each reached through its own kubeconfig"
+}
+
 c_refused() {
 	local out
 	if out=$("$K8S" machine up --name "$NAME" --cache-dir "$CACHE_DIR" --binaries-dir "$BIN_DIR" --images "$CACHE_DIR/images" 2>&1); then
@@ -215,6 +231,7 @@ if [ ${#FAILED[@]} = 0 ]; then
 	check dashboard c_dashboard
 	check status c_status
 	check shell c_shell
+	check second c_second
 	check refused c_refused
 	check restart c_restart
 	check purge-up c_purge_up

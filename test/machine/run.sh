@@ -1,7 +1,8 @@
 #!/bin/bash
 # test/machine/run.sh: `k8s-single machine` end to end on this host (root):
 #   make-up    the README's `make up` (a machine, since systemd is not PID 1
-#              here), the host's kubectl, `make down`
+#              here), the host's kubectl (the Node Ready, the pods running),
+#              the dashboard over TLS, `make down`
 #   up         a fresh machine from the cached rootfs, its `up` followed to a
 #              verified cluster
 #   kubectl    the host's kubectl with the written kubeconfig (0600, server on
@@ -111,20 +112,25 @@ pods_running() {
 	[ -z "$bad" ] || { echo "$bad"; return 1; }
 }
 
-c_dashboard() {
+c_dashboard() { dashboard_ok "$NAME" "/tmp/machine-up-$NAME.log"; }
+
+# dashboard_ok MACHINE UPLOG: the dashboard URL machine up printed answers
+# 200 over TLS with the cluster CA through the forwarded port, or UPLOG's
+# notice says why there is none.
+dashboard_ok() {
 	local url node port code
-	url=$(sed -n 's/^  dashboard *\(https:[^ ]*\).*/\1/p' "/tmp/machine-up-$NAME.log")
+	url=$(sed -n 's/^  dashboard *\(https:[^ ]*\).*/\1/p' "$2")
 	if [ -z "$url" ]; then
-		grep -q "notice: the dashboard's image" "/tmp/machine-up-$NAME.log" || { echo "no dashboard and no notice saying why"; return 1; }
+		grep -q "notice: the dashboard's image" "$2" || { echo "no dashboard and no notice saying why"; return 1; }
 		echo "SKIP: no dashboard image in the bundle (the notice says so)"
 		return 0
 	fi
 	port=${url#https://127.0.0.1:}
 	port=${port%/}
-	node=$("$K8S" machine status --name "$NAME" -o json | jq -r '.[0].nodeAddress')
+	node=$("$K8S" machine status --name "$1" -o json | jq -r '.[0].nodeAddress')
 	# The UI's certificate names the node's address: connect through the
 	# forwarded port, check the certificate against the node's name.
-	code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$MDIR/rootfs/etc/kubernetes/pki/ca.crt" \
+	code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "/var/lib/k8s-single/machines/$1/rootfs/etc/kubernetes/pki/ca.crt" \
 		--connect-to "$node:30443:127.0.0.1:$port" "https://$node:30443/") || return 1
 	echo "GET $url (certificate checked for $node) -> $code"
 	[ "$code" = 200 ]
@@ -219,7 +225,8 @@ c_make_up() {
 	make -s -C "$REPO" up CACHE_DIR="$CACHE_DIR" | tee /tmp/machine-make-up.log || return 1
 	grep -q "^systemd is not PID 1 here" /tmp/machine-make-up.log || { echo "make up did not say it uses a machine"; return 1; }
 	grep -q "^Machine k8s-single runs a verified single-node cluster" /tmp/machine-make-up.log || { echo "no summary of a verified cluster"; return 1; }
-	"$KUBECTL" --kubeconfig "$kc" get nodes k8s-single || return 1
+	KC=$kc NAME=k8s-single c_kubectl || return 1
+	dashboard_ok k8s-single /tmp/machine-make-up.log || return 1
 	make -s -C "$REPO" down CACHE_DIR="$CACHE_DIR" || return 1
 	[ ! -e /var/lib/k8s-single/machines/k8s-single ] && [ ! -e "$kc" ] || { echo "make down left the machine or its kubeconfig"; return 1; }
 }

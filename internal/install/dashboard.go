@@ -28,8 +28,9 @@ const dashboardManifest = addonsDir + "/dashboard.yaml"
 // Waits of the dashboard phase.
 const (
 	// dashboardTimeout bounds each wait: a rollout, the UI's first 200, a
-	// namespace's deletion.
-	dashboardTimeout = 3 * time.Minute
+	// namespace's deletion. As long as the add-ons' rollouts: under software
+	// emulation, after a new node address, the UI's pod took over 3 minutes.
+	dashboardTimeout = 5 * time.Minute
 	// undoProbeTimeout bounds how long Undo tries the apiserver before
 	// leaving the objects to a reset --purge.
 	undoProbeTimeout = 10 * time.Second

@@ -94,3 +94,11 @@ func TestStatusAndSummary(t *testing.T) {
 		}
 	}
 }
+
+func TestUpRefusesABinariesDirWithoutBinaries(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Up(t.Context(), Options{Name: "dev", BinariesDir: dir}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "--binaries-dir") || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "k8s-single build --print-dir") {
+		t.Errorf("err = %v, want the flag, the value and the fix", err)
+	}
+}

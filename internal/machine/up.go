@@ -61,6 +61,9 @@ func Up(ctx context.Context, o Options, out io.Writer) (*Machine, error) {
 	if err := CheckName(o.Name); err != nil {
 		return nil, err
 	}
+	if _, err := os.Stat(filepath.Join(o.BinariesDir, "kube-apiserver")); err != nil {
+		return nil, fmt.Errorf("--binaries-dir %q holds no kube-apiserver: give the dir `k8s-single build --print-dir` prints, or leave the flag out to build them", o.BinariesDir)
+	}
 	if err := ensureTools(out); err != nil {
 		return nil, err
 	}

@@ -60,7 +60,8 @@ time, each healthy before the next; one that fails goes back to its old binary.`
 
 // runUp loads the config, checks a change of versions against the upgrade
 // rules, runs the phases and prints a one-line count and the summary
-// (versions, endpoints, kubeconfig, time per phase).
+// (versions, endpoints, kubeconfig, time per phase). When only a phase that
+// fails alone failed (the dashboard), the summary is printed before its error.
 func runUp(cmd *cobra.Command, g *globals, opts phases.Options, upgrade skew.Options) error {
 	cfg, err := g.loadConfig()
 	if err != nil {
@@ -80,9 +81,9 @@ func runUp(cmd *cobra.Command, g *globals, opts phases.Options, upgrade skew.Opt
 	defer stop()
 	start := time.Now()
 	out := cmd.OutOrStdout()
-	outcomes, err := install.NewRunner(g.hostRoot(), out, g.verbose).Up(ctx, cfg, opts)
-	if err != nil {
-		return install.WithResumeHint(err, outcomes)
+	outcomes, upErr := install.NewRunner(g.hostRoot(), out, g.verbose).Up(ctx, cfg, opts)
+	if upErr != nil && !install.FailedAlone(upErr, outcomes) {
+		return install.WithResumeHint(upErr, outcomes)
 	}
 	if err := install.KeepConfig(g.hostRoot(), g.configPath); err != nil {
 		return fmt.Errorf("keep config: %w", err)
@@ -103,5 +104,8 @@ func runUp(cmd *cobra.Command, g *globals, opts phases.Options, upgrade skew.Opt
 	if !opts.DryRun {
 		summary.SetRunning(install.RunningVersions(ctx, g.hostRoot(), cfg))
 	}
-	return summary.Write(out)
+	if err := summary.Write(out); err != nil {
+		return err
+	}
+	return install.WithResumeHint(upErr, outcomes)
 }

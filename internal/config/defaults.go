@@ -123,6 +123,7 @@ func (c *Cluster) ApplyDefaults(h HostFacts) {
 	setString(&c.Binaries.CacheDir, "/var/cache/k8s-single")
 	setString(&c.Runtime.CgroupDriver, "auto")
 	setString(&c.Runtime.SandboxImage, "registry.k8s.io/pause:3.10")
+	setString(&c.Runtime.Images, ImagesAuto)
 	setString(&c.Runtime.Source, map[string]string{"build": "build", "dir": "dir"}[c.Binaries.Source])
 	setString(&c.Runtime.Source, "debian")
 	setString(&c.Runtime.ContainerdVersion, "v2.4.2")

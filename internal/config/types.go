@@ -10,6 +10,17 @@ const (
 	Kind       = "Cluster"
 )
 
+// The values of runtime.images.
+const (
+	// ImagesAuto pulls an image its registry serves, else builds it from
+	// source when k8s-single knows how (the default: it works offline).
+	ImagesAuto = "auto"
+	// ImagesPull takes images from their registries only.
+	ImagesPull = "pull"
+	// ImagesBundle takes images from runtime.imageBundle only.
+	ImagesBundle = "bundle"
+)
+
 // Cluster is the whole install: one document describes one single-node cluster.
 type Cluster struct {
 	APIVersion        string       `yaml:"apiVersion" json:"apiVersion"`
@@ -93,6 +104,11 @@ type Runtime struct {
 	SandboxImage string `yaml:"sandboxImage" json:"sandboxImage"`
 	// ImageBundle is a directory of OCI/docker tarballs imported instead of pulling.
 	ImageBundle string `yaml:"imageBundle" json:"imageBundle"`
+	// Images says where an image the cluster needs comes from when the
+	// bundle does not bring it: auto (pull it when its registry serves it,
+	// else build it from source when k8s-single knows how), pull (from its
+	// registry only) or bundle (from runtime.imageBundle only).
+	Images string `yaml:"images" json:"images"`
 	// Source is where containerd, runc and the CNI plugins come from: build
 	// (from source with the Go toolchain, like the binaries), dir (from
 	// binaries.dir), or debian (Debian's packages: containerd 1.6, which

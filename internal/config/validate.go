@@ -140,6 +140,10 @@ func (c *Cluster) Validate() error {
 	if c.Runtime.ImageBundle != "" {
 		v.absPath("runtime.imageBundle", c.Runtime.ImageBundle)
 	}
+	v.oneOf("runtime.images", c.Runtime.Images, ImagesAuto, ImagesPull, ImagesBundle)
+	if c.Runtime.Images == ImagesBundle && c.Runtime.ImageBundle == "" {
+		v.add("runtime.images", c.Runtime.Images, "auto or pull, or set runtime.imageBundle to a directory of image tarballs (`k8s-single images build --out DIR` makes one)")
+	}
 	v.oneOf("runtime.source", c.Runtime.Source, "build", "dir", "debian")
 	if c.Runtime.Source == "dir" && c.Binaries.Dir == "" {
 		v.add("runtime.source", c.Runtime.Source, "build or debian, or set binaries.dir to the directory holding containerd, containerd-shim-runc-v2, ctr, runc and cni/")

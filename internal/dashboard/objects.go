@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -67,6 +68,25 @@ func (ui UI) Objects(p Params) ([]*unstructured.Unstructured, error) {
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// Images lists the container images of the Deployments among objs, each once,
+// in order: what the kubelet needs to run the UI.
+func Images(objs []*unstructured.Unstructured) []string {
+	var out []string
+	for _, o := range objs {
+		if o.GetKind() != "Deployment" {
+			continue
+		}
+		containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		for _, c := range containers {
+			m, _ := c.(map[string]any)
+			if image, _ := m["image"].(string); image != "" && !slices.Contains(out, image) {
+				out = append(out, image)
+			}
+		}
+	}
+	return out
 }
 
 // toUnstructured converts a typed object for server-side apply: with its

@@ -351,6 +351,26 @@ func TestImageOverride(t *testing.T) {
 	}
 }
 
+// TestImages: the images the kubelet needs are the UI's (as dashboard.image
+// sets it) and, for the Kubernetes Dashboard, its metrics scraper's.
+func TestImages(t *testing.T) {
+	for _, ui := range UIs() {
+		p := testParams
+		p.Image = "registry.example/ui:1"
+		objs, err := ui.Objects(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{p.Image}
+		if ui.Kind == "kubernetes-dashboard" {
+			want = append(want, MetricsScraperImage)
+		}
+		if got := Images(objs); !slices.Equal(got, want) {
+			t.Errorf("%s: Images %v, want %v", ui.Kind, got, want)
+		}
+	}
+}
+
 func TestCertificateRollsThePods(t *testing.T) {
 	ui := mustUI(t, Headlamp)
 	annotation := func(cert string) string {

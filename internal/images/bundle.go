@@ -117,6 +117,11 @@ func Import(ctx context.Context, bundleDir string, run func(name string, args ..
 	if err != nil {
 		return err
 	}
+	return ImportFiles(ctx, files, run)
+}
+
+// ImportFiles imports the given image tarballs as Import does.
+func ImportFiles(ctx context.Context, files []string, run func(name string, args ...string) ([]byte, error)) error {
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return err

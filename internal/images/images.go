@@ -14,6 +14,8 @@ package images
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"path"
+	"strings"
 
 	"github.com/k8s-single/k8s-single/internal/config"
 )
@@ -111,8 +113,28 @@ func pauseImage(ref string) Image {
 // with a digest of its source so a changed agent gets a new tag.
 func AgentImage() Image {
 	img := embeddedImage(Agent, "", agentSource, "65534")
-	img.Ref = "k8s-single.local/agent:" + img.Version
+	img.Ref = OwnRegistry + "/agent:" + img.Version
 	return img
+}
+
+// OwnRegistry is the registry name of k8s-single's own images, which no
+// registry serves: they come from a bundle or are built.
+const OwnRegistry = "k8s-single.local"
+
+// Own reports whether the image is k8s-single's own (no registry serves it).
+func (i Image) Own() bool { return strings.HasPrefix(i.Ref, OwnRegistry+"/") }
+
+// Buildable reports whether k8s-single has a recipe for the image.
+func (i Image) Buildable() bool { return i.Package != "" }
+
+// External is an image k8s-single cannot build (the dashboard's): it is
+// pulled or comes from the bundle. Its name is the repository's last element.
+func External(ref string) Image {
+	repo, _, _ := strings.Cut(ref, "@")
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	return Image{Name: path.Base(repo), Ref: ref}
 }
 
 // embeddedImage is an image whose only binary is built from a single-file

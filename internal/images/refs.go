@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // BundleRefs returns the image references the tarballs of a bundle dir
@@ -15,23 +17,58 @@ import (
 // name is an empty bundle.
 func BundleRefs(dir string) (map[string]bool, error) {
 	refs := map[string]bool{}
+	return refs, eachBundleRef(dir, func(_, ref string) bool {
+		refs[ref] = true
+		return true
+	})
+}
+
+// BundleFileOf returns the tarball of the bundle in dir that carries ref
+// (compared as registries name them: "pause:3.10" is
+// "index.docker.io/library/pause:3.10"), or "" when none does.
+func BundleFileOf(dir, ref string) (string, error) {
+	want := canonical(ref)
+	var file string
+	err := eachBundleRef(dir, func(f, r string) bool {
+		if canonical(r) == want {
+			file = f
+		}
+		return file == ""
+	})
+	return file, err
+}
+
+// canonical spells ref fully, or leaves it as it is when it does not parse.
+func canonical(ref string) string {
+	if r, err := name.ParseReference(ref); err == nil {
+		return r.Name()
+	}
+	return ref
+}
+
+// eachBundleRef calls fn with each tarball of the bundle in dir and each
+// reference it carries, until fn returns false. An empty dir name is an
+// empty bundle.
+func eachBundleRef(dir string, fn func(file, ref string) bool) error {
 	if dir == "" {
-		return refs, nil
+		return nil
 	}
 	files, err := BundleFiles(dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, f := range files {
 		got, err := tarRefs(f)
 		if err != nil {
-			return nil, fmt.Errorf("image tarball %s: %w", f, err)
+			return fmt.Errorf("image tarball %s: %w", f, err)
 		}
 		for _, r := range got {
-			refs[r] = true
+			if !fn(f, r) {
+				return nil
+			}
 		}
 	}
-	return refs, nil
+	return nil
 }
 
 // tarRefs reads the references one image tarball carries.

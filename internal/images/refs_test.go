@@ -41,6 +41,16 @@ func TestBundleRefs(t *testing.T) {
 	if len(refs) != 2 || !refs["ghcr.io/headlamp-k8s/headlamp:v0.45.0"] || !refs["registry.k8s.io/pause:3.10"] {
 		t.Errorf("BundleRefs = %v", refs)
 	}
+	for ref, want := range map[string]string{
+		"ghcr.io/headlamp-k8s/headlamp:v0.45.0": "docker.tar",
+		"registry.k8s.io/pause:3.10":            "oci.tar",
+		"registry.k8s.io/pause:3.9":             "",
+	} {
+		got, err := BundleFileOf(dir, ref)
+		if err != nil || filepath.Base(got) != want && !(got == "" && want == "") {
+			t.Errorf("BundleFileOf(%s) = %q, %v; want %s", ref, got, err, want)
+		}
+	}
 	if refs, err := BundleRefs(""); err != nil || len(refs) != 0 {
 		t.Errorf("no bundle: %v, %v", refs, err)
 	}

@@ -16,9 +16,11 @@ import (
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/dashboard"
 	"github.com/k8s-single/k8s-single/internal/host"
+	"github.com/k8s-single/k8s-single/internal/images"
 	"github.com/k8s-single/k8s-single/internal/kube"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/runtime"
 )
 
 // dashboardManifest keeps the applied objects, without the TLS Secret, for
@@ -49,7 +51,10 @@ func Dashboard() phases.Phase {
 		// need the node, its NodePort kube-proxy. It needs neither CoreDNS
 		// nor metrics-server, so it runs beside the add-ons.
 		DependsOn: []phases.Name{PhaseCerts, PhaseNode},
-		Inputs:    dashboardInputs,
+		// Nothing needs the UI: when it cannot come up (its image missing
+		// on a host without a registry), the rest is still verified.
+		FailsAlone: true,
+		Inputs:     dashboardInputs,
 		Render:    renderDashboard,
 		Start:     startDashboard,
 		Verify:    verifyDashboard,
@@ -163,6 +168,9 @@ func startDashboard(c *phases.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := supplyDashboardImages(c, dashboard.Images(objs)); err != nil {
+		return err
+	}
 	dropped, err := dashboard.DropChangedBindings(c, cs, objs)
 	for _, line := range dropped {
 		c.Printf("%s", line)
@@ -178,6 +186,21 @@ func startDashboard(c *phases.Context) error {
 		return err
 	}
 	c.Printf("applied %s: %d objects in namespace %s and cluster-wide (%s)", ui.Kind, len(objs), ui.Namespace, dashboardManifest)
+	return nil
+}
+
+// supplyDashboardImages makes the UI's images present before its pods need
+// them, as runtime.images says. k8s-single cannot build them: on a host
+// without a registry they come from the bundle, and the error says how, or
+// how to go without a dashboard. Only this phase fails (FailsAlone).
+func supplyDashboardImages(c *phases.Context, refs []string) error {
+	imgs := make([]images.Image, len(refs))
+	for i, ref := range refs {
+		imgs[i] = images.External(ref)
+	}
+	if err := imageSupply(c, runtime.Exec(c, c.Config)).Ensure(c, imgs); err != nil {
+		return fmt.Errorf("the dashboard's image: %w\nor set dashboard.kind: %s in the config for a cluster without a dashboard; the rest of the cluster does not need it", err, dashboard.None)
+	}
 	return nil
 }
 

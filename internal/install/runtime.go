@@ -29,8 +29,8 @@ const criTimeout = 90 * time.Second
 // Runtime configures containerd, the CNI bridge and the kernel settings pods
 // need, installs k8s-single's containerd, runc and CNI plugins (or Debian's,
 // with runtime.source debian) and the node's tools, restarts containerd and
-// makes the sandbox image present (imported from runtime.imageBundle, else
-// pulled). A change of the runtime's versions (Debian's to k8s-single's
+// makes the images the cluster runs present (imported from
+// runtime.imageBundle, else as runtime.images says: pulled or built). A change of the runtime's versions (Debian's to k8s-single's
 // included) re-runs it: containerd restarts on the new binaries with the
 // pods left running, or goes back to the old ones.
 func Runtime() phases.Phase {
@@ -55,7 +55,8 @@ func Runtime() phases.Phase {
 				Files   map[string]string
 				Bundle  map[string]string
 				Runtime []string
-			}{fs.digests(), bundle, runtimeSource(c.Config)}, nil
+				Images  string
+			}{fs.digests(), bundle, runtimeSource(c.Config), c.Config.Runtime.Images}, nil
 		},
 		Render: func(c *phases.Context) error {
 			fs, err := runtimeFiles(c.Config)
@@ -165,10 +166,7 @@ func startRuntime(c *phases.Context) error {
 		}
 		c.Printf("images imported in %s", time.Since(start).Round(time.Millisecond))
 	}
-	if err := ensureSandboxImage(c, run); err != nil {
-		return err
-	}
-	return ensureAgentImage(c, run, images.AgentImage())
+	return imageSupply(c, run).Ensure(c, images.Required(c.Config))
 }
 
 // installRuntimeBinaries puts k8s-single's containerd, runc and CNI plugins
@@ -290,23 +288,38 @@ func restartKubelet(c *phases.Context, wasActive bool) {
 	}
 }
 
-// ensureAgentImage makes the verify phase's workload image present. It is
-// k8s-single's own, built from source it embeds, so no registry serves it:
-// when no bundle brought it, it is built here with the Go toolchain (which the
-// source build of the binaries needs too) under binaries.cacheDir and imported.
-func ensureAgentImage(c *phases.Context, run runtime.Run, img images.Image) error {
-	ok, err := runtime.HasImage(run, img.Ref)
-	if err != nil || ok {
-		return err
+// imageSupply supplies missing images as runtime.images says: pulled with
+// ctr, or built from source with the Go toolchain under binaries.cacheDir
+// (into <cacheDir>/images, as `k8s-single images build` does) and imported.
+func imageSupply(c *phases.Context, run runtime.Run) images.Supply {
+	return images.Supply{
+		Mode:    c.Config.Runtime.Images,
+		Bundle:  c.Config.Runtime.ImageBundle,
+		Present: func(ref string) (bool, error) { return runtime.HasImage(run, ref) },
+		FromBundle: func(ref string) (bool, error) {
+			file, err := images.BundleFileOf(c.Config.Runtime.ImageBundle, ref)
+			if err != nil || file == "" {
+				return false, err
+			}
+			c.Printf("importing %s from %s", ref, file)
+			return true, images.ImportFiles(c, []string{file}, run)
+		},
+		Answers: images.RegistryAnswers,
+		Pull:    func(ref string) error { return runtime.PullImage(run, ref) },
+		Build: func(ctx context.Context, imgs []images.Image) error {
+			dir := filepath.Join(c.Config.Binaries.CacheDir, "images")
+			if _, err := images.Build(ctx, imgs, dir, c.Config.Binaries.CacheDir, c.Out()); err != nil {
+				return fmt.Errorf("%w (Go %s or newer builds them)", err, gobuild.GoVersion)
+			}
+			files := make([]string, len(imgs))
+			for i, img := range imgs {
+				files[i] = filepath.Join(dir, img.File())
+			}
+			c.Printf("importing %d images built in %s", len(files), dir)
+			return images.ImportFiles(ctx, files, run)
+		},
+		Printf: c.Printf,
 	}
-	dir := filepath.Join(c.Config.Binaries.CacheDir, "agent-image")
-	c.Printf("building the verify agent image %s from k8s-single's source (no registry serves it) in %s", img.Ref, dir)
-	if _, err := images.Build(c, []images.Image{img}, dir, c.Config.Binaries.CacheDir, c.Out()); err != nil {
-		return fmt.Errorf("build the verify agent image %s: %w\n"+
-			"install Go %s or newer, or put the image into runtime.imageBundle (`k8s-single images build --out DIR` on a machine with Go)",
-			img.Ref, err, gobuild.GoVersion)
-	}
-	return images.Import(c, dir, run)
 }
 
 // ensurePackages installs those of the Debian packages pkgs that are missing.
@@ -335,22 +348,6 @@ func waitCRI(c *phases.Context, run runtime.Run) error {
 	}
 	c.Printf("containerd's CRI ok after %s", took.Round(time.Millisecond))
 	return nil
-}
-
-// ensureSandboxImage pulls the sandbox image when neither the store nor a
-// bundle has it; with a bundle, a missing image is the bundle's fault.
-func ensureSandboxImage(c *phases.Context, run runtime.Run) error {
-	ref := c.Config.Runtime.SandboxImage
-	ok, err := runtime.HasImage(run, ref)
-	if err != nil || ok {
-		return err
-	}
-	if dir := c.Config.Runtime.ImageBundle; dir != "" {
-		return fmt.Errorf("the image bundle %s has no sandbox image %s: rebuild it with `k8s-single images build --out %s`, "+
-			"or set runtime.sandboxImage to an image it holds", dir, ref, dir)
-	}
-	c.Printf("pulling the sandbox image %s", ref)
-	return runtime.PullImage(run, ref)
 }
 
 // verifyRuntime checks that the CRI serves, the sandbox image is present
@@ -397,8 +394,20 @@ func planRuntime(c *phases.Context) []string {
 	if dir := c.Config.Runtime.ImageBundle; dir != "" {
 		plan = append(plan, "import the image tarballs of "+dir+" into containerd")
 	}
-	return append(plan, "make sure the sandbox image "+c.Config.Runtime.SandboxImage+" is present",
-		"make sure the verify agent image "+images.AgentImage().Ref+" is present (built from source when no bundle brings it)")
+	refs := []string{}
+	for _, img := range images.Required(c.Config) {
+		refs = append(refs, img.Ref)
+	}
+	return append(plan, "make sure the images "+strings.Join(refs, ", ")+" are present (runtime.images "+c.Config.Runtime.Images+": "+
+		imagesModes[c.Config.Runtime.Images]+")")
+}
+
+// imagesModes says, for the plan, where each runtime.images mode takes a
+// missing image from.
+var imagesModes = map[string]string{
+	config.ImagesAuto:   "pulled when its registry answers, else built from source",
+	config.ImagesPull:   "pulled; k8s-single's own built from source",
+	config.ImagesBundle: "from the bundle only",
 }
 
 // rememberContainerdState records, before the runtime phase first enables

@@ -102,7 +102,7 @@ func TestPlanRuntime(t *testing.T) {
 	cfg.Runtime.Source = "debian"
 	plan = strings.Join(planRuntime(c), "\n")
 	for _, want := range []string{"Debian packages containerd runc containernetworking-plugins iptables conntrack socat\n",
-		"import the image tarballs of /srv/images into containerd\nmake sure the sandbox image registry.k8s.io/pause:3.10 is present"} {
+		"import the image tarballs of /srv/images into containerd\nmake sure the images registry.k8s.io/pause:3.10, "} {
 		if !strings.Contains(plan, want) {
 			t.Errorf("plan with a bundle and Debian's runtime lacks %q:\n%s", want, plan)
 		}
@@ -112,10 +112,10 @@ func TestPlanRuntime(t *testing.T) {
 	}
 }
 
-// TestEnsureAgentImage: the verify agent's image is left alone when
+// TestImageSupplyBuildsTheAgent: the verify agent's image is left alone when
 // containerd has it; otherwise it is built from k8s-single's source under
-// binaries.cacheDir and its tarball imported (no registry serves it).
-func TestEnsureAgentImage(t *testing.T) {
+// binaries.cacheDir and only its tarball imported (no registry serves it).
+func TestImageSupplyBuildsTheAgent(t *testing.T) {
 	img := images.AgentImage()
 	list := "ctr -n k8s.io --connect-timeout 2s --timeout 10s images ls -q"
 	for _, tc := range []struct {
@@ -142,10 +142,10 @@ func TestEnsureAgentImage(t *testing.T) {
 				return nil, fmt.Errorf("unexpected command %s", line)
 			}
 			c := &phases.Context{Context: context.Background(), Config: cfg}
-			if err := ensureAgentImage(c, run, img); err != nil {
-				t.Fatalf("ensureAgentImage: %v", err)
+			if err := imageSupply(c, run).Ensure(c, []images.Image{img}); err != nil {
+				t.Fatalf("Ensure: %v", err)
 			}
-			tarball := filepath.Join(cfg.Binaries.CacheDir, "agent-image", img.File())
+			tarball := filepath.Join(cfg.Binaries.CacheDir, "images", img.File())
 			wantCalls := []string{list}
 			if tc.built {
 				wantCalls = append(wantCalls, "ctr -n k8s.io images import --all-platforms "+tarball)

@@ -1,6 +1,8 @@
 package install
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -37,6 +39,9 @@ type Summary struct {
 	Root   host.Root
 	// Pending names the phases not done yet (after --only or --from ... runs).
 	Pending []string
+	// Failed names the phases that failed in this run: only phases that
+	// fail alone (the dashboard), since up prints no summary otherwise.
+	Failed []string
 }
 
 // PhaseTime is one phase's line in the summary.
@@ -90,6 +95,12 @@ func NewSummary(root host.Root, c *config.Cluster, outcomes []phases.Outcome, st
 	ran := map[phases.Name]phases.Outcome{}
 	for _, o := range outcomes {
 		ran[o.Phase] = o
+		if o.Action == "failed" {
+			s.Failed = append(s.Failed, string(o.Phase))
+		}
+	}
+	if i := slices.IndexFunc(s.Access, func(a [2]string) bool { return a[0] == "dashboard" }); i >= 0 && slices.Contains(s.Failed, string(PhaseDashboard)) {
+		s.Access[i][1] = "not up: its phase failed (the error below says why and how to fix it)"
 	}
 	for _, st := range states {
 		if st.Status != phases.Done && st.Status != phases.Rendered {
@@ -128,6 +139,9 @@ func versionField(line string) string {
 func (s Summary) Write(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	switch {
+	case len(s.Failed) > 0 && len(s.Failed) == len(s.Pending):
+		fmt.Fprintf(tw, "\nThe cluster is up and verified, without what phase %s brings: it failed (the error below says why and how to fix it); "+
+			"`k8s-single up` runs it again.\n", strings.Join(s.Failed, " and phase "))
 	case len(s.Pending) > 0:
 		fmt.Fprintf(tw, "\nNot done yet: %s; `k8s-single up` runs what is left.\n", strings.Join(s.Pending, ", "))
 	case s.DryRun:
@@ -174,6 +188,23 @@ func RuntimeVersions(root host.Root) []string {
 		return nil
 	}
 	return strings.Split(strings.TrimSpace(string(data)), "\n")
+}
+
+// FailedAlone reports whether err is a run's failure of phases that fail
+// alone only (the dashboard): the rest of the cluster came up and was
+// verified, so up prints its summary before the error.
+func FailedAlone(err error, outcomes []phases.Outcome) bool {
+	failed := 0
+	for _, o := range outcomes {
+		if o.Action != "failed" {
+			continue
+		}
+		failed++
+		if i := slices.IndexFunc(Phases(), func(p phases.Phase) bool { return p.Name == o.Phase }); i < 0 || !Phases()[i].FailsAlone {
+			return false
+		}
+	}
+	return err != nil && failed > 0 && !errors.Is(err, context.Canceled)
 }
 
 // WithResumeHint adds to the error of a failed up where a re-run resumes,

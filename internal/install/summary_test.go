@@ -2,6 +2,7 @@ package install
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -46,6 +47,15 @@ func TestSummary(t *testing.T) {
 	for i := range partial[3:] {
 		partial[3+i] = phases.State{Name: partial[3+i].Name, Status: phases.Pending}
 	}
+	// The dashboard failed alone (its image missing); the rest was verified.
+	noUI, noUIOutcomes := summaryStates(), []phases.Outcome{}
+	for i, st := range noUI {
+		o := phases.Outcome{Phase: st.Name, Action: "skipped"}
+		if st.Name == PhaseDashboard {
+			noUI[i].Status, o.Action, o.Duration = phases.Failed, "failed", 3*time.Second
+		}
+		noUIOutcomes = append(noUIOutcomes, o)
+	}
 	cases := []struct {
 		name     string
 		edit     func(*config.Cluster)
@@ -54,6 +64,7 @@ func TestSummary(t *testing.T) {
 	}{
 		{name: "resumed", states: states, outcomes: outcomes},
 		{name: "no-dashboard", edit: func(c *config.Cluster) { c.Dashboard.Kind = dashboard.None }, states: states, outcomes: outcomes},
+		{name: "dashboard-failed", states: noUI, outcomes: noUIOutcomes},
 		{name: "pending", states: partial, outcomes: []phases.Outcome{{Phase: "certs", Action: "ran", Duration: 2 * time.Second}}},
 	}
 	for _, tc := range cases {
@@ -69,6 +80,31 @@ func TestSummary(t *testing.T) {
 			}
 			golden.Check(t, "testdata/summary-"+tc.name+".txt", out.Bytes())
 		})
+	}
+}
+
+// TestFailedAlone: up prints the summary when only the dashboard failed,
+// not when another phase did or the run was interrupted.
+func TestFailedAlone(t *testing.T) {
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		failed []phases.Name
+		err    error
+		want   bool
+	}{
+		{[]phases.Name{PhaseDashboard}, boom, true},
+		{[]phases.Name{PhaseDashboard, PhaseVerify}, boom, false},
+		{[]phases.Name{PhaseAddons}, boom, false},
+		{[]phases.Name{PhaseDashboard}, context.Canceled, false},
+		{nil, nil, false},
+	} {
+		var outcomes []phases.Outcome
+		for _, n := range tc.failed {
+			outcomes = append(outcomes, phases.Outcome{Phase: n, Action: "failed"})
+		}
+		if got := FailedAlone(tc.err, outcomes); got != tc.want {
+			t.Errorf("FailedAlone(%v, %v) = %v, want %v", tc.err, tc.failed, got, tc.want)
+		}
 	}
 }
 

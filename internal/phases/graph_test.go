@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -163,6 +164,33 @@ func TestFailureStopsTheGraphAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(t, actions(outs), "a=skipped b=ran c=skipped d=ran e=ran")
+}
+
+// TestFailsAloneStopsOnlyItsDependents: when b, which fails alone, fails,
+// c and e (which do not need b) still run and d (after b) does not, in the
+// graph and in a serial run; the run still fails naming b, and the re-run
+// resumes at b.
+func TestFailsAloneStopsOnlyItsDependents(t *testing.T) {
+	for _, serial := range []bool{false, true} {
+		f := newFakeInstall(t)
+		f.content["e"] = "E"
+		r := f.diamond()
+		r.Phases = append(r.Phases, f.phase("e", "c"))
+		r.Phases[1].FailsAlone = true
+		f.failOn = "b"
+		outs, err := r.Up(context.Background(), &config.Cluster{}, Options{Serial: serial})
+		if err == nil || !strings.Contains(err.Error(), "phase b: boom") {
+			t.Fatalf("serial %v: want phase b to fail, got %v", serial, err)
+		}
+		want(t, actions(outs), "a=ran b=failed c=ran e=ran")
+		f.failOn = ""
+		r.Out = io.Discard
+		outs, err = r.Up(context.Background(), &config.Cluster{}, Options{Serial: serial})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(t, actions(outs), "a=skipped b=ran c=skipped d=ran e=skipped")
+	}
 }
 
 // TestAfterOrdersWithoutNeeding: a phase After another waits for it in the

@@ -39,6 +39,11 @@ type Phase struct {
 	// After= beside Requires=): preflight checks the host before any phase
 	// changes it. They are not hashed and need not have run.
 	After []Name
+	// FailsAlone marks a phase no other phase needs but those that depend on
+	// it (the dashboard): when it fails, the runner still runs every phase
+	// that does not depend on it, and the run fails at the end. Any other
+	// phase's failure stops the run (no phase starts after it).
+	FailsAlone bool
 	// Inputs returns the slice of the config this phase reads; it is hashed.
 	// An error (a file it reads is unreadable) fails the phase.
 	Inputs func(*Context) (any, error)

@@ -108,7 +108,8 @@ type finished struct {
 // Up runs the phases as opts says and returns what happened to each, in
 // the list's order. A phase starts once every phase it waits for (see
 // waitsFor) is done, up to Parallel at once. After a failure no phase
-// starts; those running end on their own, and every failure is returned.
+// starts (but for a FailsAlone phase's: then only the phases depending on
+// it do not); those running end on their own, and every failure is returned.
 func (r *Runner) Up(ctx context.Context, cfg *config.Cluster, opts Options) ([]Outcome, error) {
 	first, last, forced, err := r.selection(opts)
 	if err != nil {
@@ -133,8 +134,9 @@ func (r *Runner) Up(ctx context.Context, cfg *config.Cluster, opts Options) ([]O
 	ends := make(chan finished)
 	running := 0
 	var errs []error
+	stopped := false // a phase failed that stops the run
 	for {
-		for i := first; i <= last && running < limit && len(errs) == 0 && ctx.Err() == nil; i++ {
+		for i := first; i <= last && running < limit && !stopped && ctx.Err() == nil; i++ {
 			if started[i] || slices.ContainsFunc(r.waitsFor(i, first, last), func(d int) bool { return !done[d] }) {
 				continue
 			}
@@ -153,6 +155,7 @@ func (r *Runner) Up(ctx context.Context, cfg *config.Cluster, opts Options) ([]O
 		outcomes[end.i] = &end.out
 		if end.err != nil {
 			errs = append(errs, end.err)
+			stopped = stopped || !r.Phases[end.i].FailsAlone
 		} else {
 			done[end.i] = true
 		}

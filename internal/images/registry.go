@@ -11,7 +11,17 @@ import (
 
 // registryTimeout bounds asking a registry whether it answers: on a host
 // without one, its name does not resolve or the connection is refused at once.
-const registryTimeout = 10 * time.Second
+const registryTimeout = 5 * time.Second
+
+// registryOf is the registry ref names ("index.docker.io" for Docker Hub),
+// or ref itself when it does not parse.
+func registryOf(ref string) string {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return ref
+	}
+	return r.Context().RegistryStr()
+}
 
 // RegistryAnswers returns nil when the registry of ref answers its API's
 // base URL (GET /v2/; any HTTP status, 401 included, is an answer), through

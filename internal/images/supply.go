@@ -63,6 +63,7 @@ func (e *MissingError) Error() string {
 func (s Supply) Ensure(ctx context.Context, imgs []Image) error {
 	var build []Image
 	var errs []error
+	answers := map[string]error{} // a registry is asked once
 	for _, img := range imgs {
 		ok, err := s.Present(img.Ref)
 		if err == nil && !ok {
@@ -88,7 +89,12 @@ func (s Supply) Ensure(ctx context.Context, imgs []Image) error {
 				errs = append(errs, s.missing(img, "runtime.images is pull and the pull failed: "+err.Error()))
 			}
 		default:
-			why := s.Answers(ctx, img.Ref)
+			reg := registryOf(img.Ref)
+			why, asked := answers[reg]
+			if !asked {
+				why = s.Answers(ctx, img.Ref)
+				answers[reg] = why
+			}
 			if why == nil {
 				s.Printf("pulling %s (its registry answers)", img.Ref)
 				if why = s.Pull(img.Ref); why == nil {

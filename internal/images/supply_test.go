@@ -88,6 +88,9 @@ func TestSupplyAutoWithoutRegistryBuilds(t *testing.T) {
 	if len(w.pulled) != 0 {
 		t.Errorf("pulled %v without a registry", w.pulled)
 	}
+	if len(w.asked) != 1 {
+		t.Errorf("asked %v, want registry.k8s.io once for its three images", w.asked)
+	}
 	if slices.Contains(w.asked, AgentImage().Ref) {
 		t.Errorf("asked a registry for k8s-single's own image %s", AgentImage().Ref)
 	}

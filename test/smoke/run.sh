@@ -312,6 +312,14 @@ NSPAWN=(systemd-nspawn -D "$R" --machine="$MACHINE"
 	--resolv-conf=off --link-journal=no --console=read-only --kill-signal=SIGRTMIN+3)
 [ -n "${IMAGES:-}" ] && NSPAWN+=(--bind-ro="$IMAGES:/opt/k8s-single/images")
 [ -n "${OLD_BIN_DIR:-}" ] && NSPAWN+=(--bind-ro="$OLD_BIN_DIR:/opt/k8s-single/binaries-old")
+# The images step builds images inside the node (runtime.images auto with no
+# registry): the host's Go toolchain, and its caches as binaries.cacheDir's
+# (modules, builds and wrapper modules with their go.sum: no network needed).
+GOROOT_HOST=$(go env GOROOT 2>/dev/null || true)
+if [ -x "$GOROOT_HOST/bin/go" ] && [ -d "$CACHE_DIR/gomodcache" ] && [ -d "$CACHE_DIR/gocache" ] && [ -d "$CACHE_DIR/work" ]; then
+	NSPAWN+=(--bind-ro="$GOROOT_HOST:/opt/k8s-single/go")
+	for d in gomodcache gocache work; do NSPAWN+=(--bind="$CACHE_DIR/$d:/var/cache/k8s-single/$d"); done
+fi
 NSPAWN+=(/usr/local/sbin/nsinit)
 echo "${NSPAWN[*]}" >"$RUN/nspawn.cmd"
 say "booting: ${NSPAWN[*]}"

@@ -24,11 +24,12 @@ const addonsDir = layout.KubernetesDir + "/addons"
 const rolloutTimeout = 5 * time.Minute
 
 // Addons issues metrics-server's serving certificate from the cluster CA,
-// applies CoreDNS and metrics-server and waits for them to work.
+// applies CoreDNS and metrics-server and waits for CoreDNS (the metrics
+// phase waits for metrics-server).
 func Addons() phases.Phase {
 	return phases.Phase{
 		Name:  PhaseAddons,
-		Short: "apply CoreDNS and metrics-server (server-side apply, TLS from the cluster CA) and wait for their rollouts",
+		Short: "apply CoreDNS and metrics-server (server-side apply, TLS from the cluster CA) and wait for CoreDNS",
 		// certs: the cluster CA signs metrics-server's certificate and is its
 		// APIService's caBundle.
 		DependsOn: []phases.Name{PhaseCerts, PhaseNode},
@@ -38,7 +39,7 @@ func Addons() phases.Phase {
 		Verify:    verifyAddons,
 		Plan: func(*phases.Context) []string {
 			return []string{"apply " + addonsDir + "/*.yaml with the " + addons.MetricsServerTLSSecret +
-				" Secret and wait for the coredns and metrics-server rollouts"}
+				" Secret and wait for the coredns rollout"}
 		},
 	}
 }
@@ -143,22 +144,55 @@ func applyAddons(c *phases.Context) error {
 	return nil
 }
 
-// verifyAddons waits for the rollouts, for node metrics through the
-// aggregation layer, and checks that the live APIService verifies
-// metrics-server against the cluster CA.
+// verifyAddons waits for CoreDNS's rollout, which the verify phase's
+// checks need. metrics-server, slower to serve its first figures, is the
+// metrics phase's to wait for.
 func verifyAddons(c *phases.Context) error {
 	cs, err := kube.NewClient(c.Root.Path(layout.Kubeconfig("admin")))
 	if err != nil {
 		return err
 	}
 	for _, d := range addons.Deployments() {
+		if d == addons.MetricsServer {
+			continue
+		}
 		start := time.Now()
 		if err := kube.WaitRollout(c, cs, addons.Namespace, d, rolloutTimeout, c.Out()); err != nil {
 			return err
 		}
 		c.Printf("%s rolled out after %s", d, time.Since(start).Round(time.Millisecond))
 	}
+	return nil
+}
+
+// Metrics proves metrics-server, which the addons phase applied: its
+// rollout, node metrics through the aggregation layer, and its APIService
+// verifying it against the cluster CA. It is a phase of its own so that the
+// verify phase's pod, Service and DNS checks run while metrics-server warms
+// up (its first figures take ~10 s after its pod starts).
+func Metrics() phases.Phase {
+	return phases.Phase{
+		Name:      PhaseMetrics,
+		Short:     "wait for metrics-server: its rollout, node metrics through the aggregation layer, its APIService against the cluster CA",
+		DependsOn: []phases.Name{PhaseAddons},
+		Verify:    verifyMetrics,
+		Plan: func(*phases.Context) []string {
+			return []string{"wait for the metrics-server rollout and for node metrics from metrics.k8s.io"}
+		},
+	}
+}
+
+func verifyMetrics(c *phases.Context) error {
+	cs, err := kube.NewClient(c.Root.Path(layout.Kubeconfig("admin")))
+	if err != nil {
+		return err
+	}
 	start := time.Now()
+	if err := kube.WaitRollout(c, cs, addons.Namespace, addons.MetricsServer, rolloutTimeout, c.Out()); err != nil {
+		return err
+	}
+	c.Printf("%s rolled out after %s", addons.MetricsServer, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
 	c.Waitf("node metrics from metrics.k8s.io (kubectl top node), up to %s", rolloutTimeout)
 	if _, err := waitNodeMetrics(c, cs, c.Config.Node.Name, rolloutTimeout); err != nil {
 		return fmt.Errorf("%w; `kubectl get apiservice %s` shows why (a certificate the caBundle does not verify shows as FailedDiscoveryCheck)",

@@ -55,11 +55,11 @@ func Dashboard() phases.Phase {
 		// on a host without a registry), the rest is still verified.
 		FailsAlone: true,
 		Inputs:     dashboardInputs,
-		Render:    renderDashboard,
-		Start:     startDashboard,
-		Verify:    verifyDashboard,
-		Plan:      planDashboard,
-		Undo:      undoDashboard,
+		Render:     renderDashboard,
+		Start:      startDashboard,
+		Verify:     verifyDashboard,
+		Plan:       planDashboard,
+		Undo:       undoDashboard,
 	}
 }
 

@@ -70,6 +70,7 @@ func Phases() []phases.Phase {
 		Runtime(),
 		Node(),
 		Addons(),
+		Metrics(),
 		Dashboard(),
 		Verify(),
 		Timers(),

@@ -13,6 +13,7 @@ const (
 	PhaseRuntime      phases.Name = "runtime"
 	PhaseNode         phases.Name = "node"
 	PhaseAddons       phases.Name = "addons"
+	PhaseMetrics      phases.Name = "metrics"
 	PhaseDashboard    phases.Name = "dashboard"
 	PhaseVerify       phases.Name = "verify"
 	PhaseTimers       phases.Name = "timers"

@@ -49,7 +49,7 @@ func Timers() phases.Phase {
 		Short: "install k8s-single, its boot-time address check and its daily certificate-renewal timer",
 		// It reads no other phase's files; it runs last so that only a
 		// verified cluster gets the boot check and the timers.
-		After:  []phases.Name{PhaseVerify},
+		After:  []phases.Name{PhaseVerify, PhaseMetrics},
 		Inputs: func(c *phases.Context) (any, error) { return digestsOf(timerFiles(c)) },
 		Render: func(c *phases.Context) error {
 			fs, err := timerFiles(c)

@@ -1345,7 +1345,7 @@ s_upgrade() {
 	down=$(avail_stop)
 	grep -q FAILED "$OUT/upgrade.out" && return 1
 	all_done || return 1
-	grep -q '\[11/12\] verify: done' "$OUT/upgrade.out" || { echo "verify did not run after the upgrade"; return 1; }
+	grep -qE "\] verify: done" "$OUT/upgrade.out" || { echo "verify did not run after the upgrade"; return 1; }
 	[ "$want_k" != "$OLD_KUBERNETES_VERSION" ] || { echo "the config names the old version $want_k"; return 1; }
 	expect_running "$want_k" "$want_e" || return 1
 	for b in /opt/kubernetes/bin/kubectl /opt/kubernetes/bin/etcdctl; do

@@ -185,9 +185,10 @@ func waitPodDone(ctx context.Context, cs kubernetes.Interface, ns, name string, 
 }
 
 // metricsTimeout bounds the wait for the node's metrics: metrics-server
-// started again (after a boot, or a kubelet restart) serves them after its
-// first scrapes of the kubelet.
-const metricsTimeout = 2 * time.Minute
+// started again (after a boot, or a kubelet restart), or still warming up
+// beside verify in the metrics phase, serves them after its first scrapes
+// of the kubelet. As long as the metrics phase's own wait.
+const metricsTimeout = rolloutTimeout
 
 // printNodeMetrics waits for what `kubectl top node` shows for the node, and prints it.
 func printNodeMetrics(c *phases.Context, cs kubernetes.Interface) error {

@@ -140,7 +140,7 @@ func TestBuildWarm(t *testing.T) {
 	if strings.Contains(out.String(), "building") {
 		t.Errorf("a warm Build ran go build:\n%s", out.String())
 	}
-	if err := CheckVersions(dir, c); err != nil {
+	if err := checkPaths(pathsIn(dir, Names), c); err != nil {
 		t.Error(err)
 	}
 }

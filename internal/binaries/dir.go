@@ -16,13 +16,12 @@ var dirLayouts = []string{".", "_output/bin", "third_party/etcd"}
 
 // installFromDir copies the 8 binaries from the user's directory into dest
 // after checking the versions of those it will copy, so a wrong set installs
-// nothing, and returns how many it copied. Those dest already holds are not
-// run twice: Install checks every installed binary after the copy.
-func installFromDir(c *config.Cluster, dest string) (int, error) {
+// nothing, and returns the names it copied: Install need not run them again.
+func installFromDir(c *config.Cluster, dest string) ([]string, error) {
 	dir := c.Binaries.Dir
-	paths := locate(dir)
-	if err := checkPaths(toCopy(paths, dest), c); err != nil {
-		return 0, fmt.Errorf("binaries.dir %s (looked in %v under it): %w", dir, dirLayouts, err)
+	paths := toCopy(locate(dir), dest)
+	if err := checkPaths(paths, c); err != nil {
+		return nil, fmt.Errorf("binaries.dir %s (looked in %v under it): %w", dir, dirLayouts, err)
 	}
 	return copyAll(paths, dest)
 }

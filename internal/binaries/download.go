@@ -63,7 +63,8 @@ func Download(ctx context.Context, c *config.Cluster, destDir string, out io.Wri
 	}
 	paths := pathsIn(kubeDir, kubernetesNames)
 	maps.Copy(paths, pathsIn(etcdDir, etcdNames))
-	return copyAll(paths, destDir)
+	copied, err := copyAll(paths, destDir)
+	return len(copied), err
 }
 
 // downloader fetches release files into dir and prints progress to out.

@@ -47,11 +47,15 @@ const modeBinary = 0o755
 // binary it keeps.
 func Install(ctx context.Context, root host.Root, c *config.Cluster, out io.Writer) ([]string, error) {
 	dest := root.Path(ReleaseDir(c))
-	copied, err := fill(ctx, c, dest, out)
+	copied, checked, err := fill(ctx, c, dest, out)
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckVersions(dest, c); err != nil {
+	unchecked := pathsIn(dest, Names)
+	for _, name := range checked {
+		delete(unchecked, name)
+	}
+	if err := checkPaths(unchecked, c); err != nil {
 		return nil, fmt.Errorf("binaries in %s: %w", dest, err)
 	}
 	kept, err := pruneReleases(root, c)
@@ -64,21 +68,25 @@ func Install(ctx context.Context, root host.Root, c *config.Cluster, out io.Writ
 }
 
 // fill writes the 8 binaries into dest from the configured source and
-// returns how many it wrote (the others were already there).
-func fill(ctx context.Context, c *config.Cluster, dest string, out io.Writer) (int, error) {
+// returns how many it wrote (the others were already there) and which of
+// them it checked the versions of on the way.
+func fill(ctx context.Context, c *config.Cluster, dest string, out io.Writer) (int, []string, error) {
 	switch c.Binaries.Source {
 	case "build":
 		dir, err := Build(ctx, c, out)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
-		return linkOrCopyAll(pathsIn(dir, Names), dest)
+		n, err := linkOrCopyAll(pathsIn(dir, Names), dest)
+		return n, nil, err
 	case "dir":
-		return installFromDir(c, dest)
+		copied, err := installFromDir(c, dest)
+		return len(copied), copied, err
 	case "download":
-		return Download(ctx, c, dest, out)
+		n, err := Download(ctx, c, dest, out)
+		return n, nil, err
 	}
-	return 0, fmt.Errorf("binaries.source %q: want build, dir or download", c.Binaries.Source)
+	return 0, nil, fmt.Errorf("binaries.source %q: want build, dir or download", c.Binaries.Source)
 }
 
 // linkOrCopyAll puts each binary of paths (name to file) at dest/name as a
@@ -111,9 +119,9 @@ func linkOrCopyAll(paths map[string]string, dest string) (int, error) {
 }
 
 // copyAll puts each binary of paths (name to file) at dest/name with put and
-// returns how many it copied.
-func copyAll(paths map[string]string, dest string) (int, error) {
-	copied := 0
+// returns the names it copied.
+func copyAll(paths map[string]string, dest string) ([]string, error) {
+	var copied []string
 	for _, name := range Names {
 		src, ok := paths[name]
 		if !ok {
@@ -124,7 +132,7 @@ func copyAll(paths map[string]string, dest string) (int, error) {
 			return copied, err
 		}
 		if done {
-			copied++
+			copied = append(copied, name)
 		}
 	}
 	return copied, nil

@@ -195,8 +195,8 @@ func BenchmarkInstallFromDir(b *testing.B) {
 				bc.reset()
 				b.StartTimer()
 				copied, err := installFromDir(c, dest)
-				if err != nil || copied != bc.copied {
-					b.Fatalf("installFromDir = %d, %v; want %d copied", copied, err, bc.copied)
+				if err != nil || len(copied) != bc.copied {
+					b.Fatalf("installFromDir = %v, %v; want %d copied", copied, err, bc.copied)
 				}
 			}
 		})

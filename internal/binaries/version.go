@@ -10,8 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/config"
@@ -87,13 +89,6 @@ func (e *VersionError) Error() string {
 	return b.String()
 }
 
-// CheckVersions runs every one of the 8 binaries in dir with its version flag
-// and returns a *VersionError listing each that is missing or reports a
-// version other than the config's, or nil when all match.
-func CheckVersions(dir string, c *config.Cluster) error {
-	return checkPaths(pathsIn(dir, Names), c)
-}
-
 // pathsIn maps each name to its file in dir.
 func pathsIn(dir string, names []string) map[string]string {
 	paths := make(map[string]string, len(names))
@@ -103,22 +98,37 @@ func pathsIn(dir string, names []string) map[string]string {
 	return paths
 }
 
-// checkPaths probes each binary of paths (name to file), in Names order, then
-// RuntimeNames order.
+// checkPaths probes each binary of paths (name to file), as many at once as
+// there are CPUs (a probe is mostly a large binary's start), and reports the
+// mismatches in Names order, then RuntimeNames order.
 func checkPaths(paths map[string]string, c *config.Cluster) error {
-	var bad []Mismatch
+	var names []string
 	for _, name := range slices.Concat(Names, RuntimeNames) {
-		path, ok := paths[name]
-		if !ok {
-			continue
+		if _, ok := paths[name]; ok {
+			names = append(names, name)
 		}
+	}
+	found := make([]Mismatch, len(names))
+	slots := make(chan struct{}, max(2, goruntime.NumCPU()))
+	var wg sync.WaitGroup
+	for i, name := range names {
 		p, ok := probes[name]
 		if !ok {
 			p = runtimeProbes[name]
 		}
-		want := p.want(c)
-		if found, problem := p.run(path); found != want {
-			bad = append(bad, Mismatch{Name: name, Path: path, Want: want, Found: found, Problem: problem})
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			v, problem := p.run(paths[name])
+			found[i] = Mismatch{Name: name, Path: paths[name], Want: p.want(c), Found: v, Problem: problem}
+		}()
+	}
+	wg.Wait()
+	var bad []Mismatch
+	for _, m := range found {
+		if m.Found != m.Want {
+			bad = append(bad, m)
 		}
 	}
 	if len(bad) > 0 {

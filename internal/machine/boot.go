@@ -55,17 +55,32 @@ func cgroupDirs(name string) ([]string, error) {
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// enterCgroups is the shell that moves itself into the machine's cgroup
-// dirs (cpuset ones get their parent's CPUs and memory nodes first) and
-// then execs systemd-nspawn: "$@".
-const enterCgroups = `for d in $K8S_SINGLE_MACHINE_CGROUPS; do
+// supervisor is the shell that moves itself into the machine's cgroup dirs
+// (cpuset ones get their parent's CPUs and memory nodes first), then runs
+// systemd-nspawn ("$@") and boots it again when the machine rebooted itself
+// (nspawn exits 133 then), as a VM comes back from a reboot. SIGTERM to it
+// is passed to nspawn (a clean poweroff inside) and ends the loop.
+const supervisor = `for d in $K8S_SINGLE_MACHINE_CGROUPS; do
 	mkdir -p "$d" || exit 1
 	if [ -e "$d/cpuset.cpus" ]; then
 		cat "${d%/*}/cpuset.cpus" >"$d/cpuset.cpus"; cat "${d%/*}/cpuset.mems" >"$d/cpuset.mems"
 	fi
 	echo $$ >"$d/cgroup.procs" || exit 1
 done
-exec "$@"`
+stopping=
+trap 'stopping=1; kill -TERM $pid 2>/dev/null' TERM INT HUP
+while :; do
+	"$@" &
+	pid=$!
+	wait $pid
+	rc=$?
+	while kill -0 $pid 2>/dev/null; do wait $pid; rc=$?; done
+	if [ -n "$stopping" ] || [ $rc -ne ` + rebootExit + ` ]; then exit $rc; fi
+	echo "k8s-single machine: the machine rebooted itself: booting it again"
+done`
+
+// rebootExit is systemd-nspawn's exit code when the machine's systemd rebooted.
+const rebootExit = "133"
 
 // nspawnArgs is the machine's systemd-nspawn command line.
 func nspawnArgs(m *Machine) []string {
@@ -82,8 +97,8 @@ func nspawnArgs(m *Machine) []string {
 	return append(args, initPath)
 }
 
-// boot starts the machine's systemd-nspawn in its own session and cgroups,
-// its console into console.log, and records its PID.
+// boot starts the machine's supervisor (see supervisor) in its own session
+// and cgroups, its and nspawn's output into console.log, and records its PID.
 func boot(m *Machine) error {
 	dirs, err := cgroupDirs(m.Unit())
 	if err != nil {
@@ -94,7 +109,7 @@ func boot(m *Machine) error {
 		return err
 	}
 	defer console.Close()
-	cmd := exec.Command("/bin/sh", append([]string{"-c", enterCgroups, "sh"}, nspawnArgs(m)...)...)
+	cmd := exec.Command("/bin/sh", append([]string{"-c", supervisor, "sh"}, nspawnArgs(m)...)...)
 	cmd.Env = append(os.Environ(), "K8S_SINGLE_MACHINE_CGROUPS="+strings.Join(dirs, " "))
 	cmd.Stdout, cmd.Stderr = console, console
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -37,15 +37,9 @@ func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.It
 // each connection to a host port is dialled from inside the machine's
 // network namespace, so the host gets no route or address of the machine's.
 func Forward(ctx context.Context, m *Machine, logw io.Writer) error {
-	leader := m.Leader()
-	if leader == 0 {
+	if m.Leader() == 0 {
 		return fmt.Errorf("machine %s does not run", m.Name)
 	}
-	netns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", leader))
-	if err != nil {
-		return fmt.Errorf("open the machine's network namespace: %w", err)
-	}
-	defer netns.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -59,7 +53,7 @@ func Forward(ctx context.Context, m *Machine, logw io.Writer) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			serve(ctx, l, int(netns.Fd()), r.Target, logw)
+			serve(ctx, l, m, r.Target, logw)
 		}()
 	}
 	for ctx.Err() == nil && m.Running() {
@@ -72,8 +66,9 @@ func Forward(ctx context.Context, m *Machine, logw io.Writer) error {
 	return nil
 }
 
-// serve accepts on l and joins each connection to target, dialled in netns.
-func serve(ctx context.Context, l net.Listener, netns int, target string, logw io.Writer) {
+// serve accepts on l and joins each connection to target, dialled in the
+// network namespace the machine's PID 1 has now (a new one after a reboot).
+func serve(ctx context.Context, l net.Listener, m *Machine, target string, logw io.Writer) {
 	go func() { <-ctx.Done(); l.Close() }()
 	for {
 		c, err := l.Accept()
@@ -82,7 +77,7 @@ func serve(ctx context.Context, l net.Listener, netns int, target string, logw i
 		}
 		go func() {
 			defer c.Close()
-			t, err := dialIn(netns, target)
+			t, err := dialIn(m, target)
 			if err != nil {
 				fmt.Fprintf(logw, "%s -> %s: %v\n", c.RemoteAddr(), target, err)
 				return
@@ -104,9 +99,18 @@ func serve(ctx context.Context, l net.Listener, netns int, target string, logw i
 	}
 }
 
-// dialIn connects to target from inside the network namespace netns: the
-// socket is made while this goroutine's thread is in it, and stays there.
-func dialIn(netns int, target string) (net.Conn, error) {
+// dialIn connects to target from inside the machine's network namespace:
+// the socket is made while this goroutine's thread is in it, and stays there.
+func dialIn(m *Machine, target string) (net.Conn, error) {
+	leader := m.Leader()
+	if leader == 0 {
+		return nil, fmt.Errorf("machine %s has no PID 1 now (stopped, or booting again)", m.Name)
+	}
+	netns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", leader))
+	if err != nil {
+		return nil, fmt.Errorf("open the machine's network namespace: %w", err)
+	}
+	defer netns.Close()
 	runtime.LockOSThread()
 	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
 	if err != nil {
@@ -114,7 +118,7 @@ func dialIn(netns int, target string) (net.Conn, error) {
 		return nil, err
 	}
 	defer self.Close()
-	if err := unix.Setns(netns, unix.CLONE_NEWNET); err != nil {
+	if err := unix.Setns(int(netns.Fd()), unix.CLONE_NEWNET); err != nil {
 		runtime.UnlockOSThread()
 		return nil, fmt.Errorf("enter the machine's network namespace: %w", err)
 	}

@@ -84,31 +84,51 @@ func (m *Machine) Path(p string) string { return filepath.Join(m.Rootfs(), p) }
 // Unit is the machine's name for systemd-nspawn (--machine).
 func (m *Machine) Unit() string { return "k8s-single-" + m.Name }
 
-// Running reports whether the machine's systemd-nspawn is alive.
+// Running reports whether the machine's supervisor (and so the machine,
+// or its boot again after a reboot) is alive.
 func (m *Machine) Running() bool { return m.NspawnPID > 0 && alive(m.NspawnPID) }
 
-// Leader is the machine's PID 1 as the host sees it: the child of its
-// systemd-nspawn in a PID namespace of its own (nspawn's short-lived outer
-// child is not). It is 0 when the machine does not run.
+// Leader is the machine's PID 1 as the host sees it: the first process
+// below its supervisor (systemd-nspawn's child) in a PID namespace of its
+// own (nspawn's short-lived outer child is not). It is 0 when the machine
+// does not run, or is between a reboot and its boot again.
 func (m *Machine) Leader() int {
 	if !m.Running() {
-		return 0
-	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", m.NspawnPID, m.NspawnPID))
-	if err != nil {
 		return 0
 	}
 	hostNS, err := os.Readlink("/proc/self/ns/pid")
 	if err != nil {
 		return 0
 	}
-	for _, f := range strings.Fields(string(data)) {
-		pid, _ := strconv.Atoi(f)
-		if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); err == nil && ns != hostNS {
-			return pid
+	level := []int{m.NspawnPID}
+	for range 3 { // supervisor -> systemd-nspawn -> PID 1
+		var next []int
+		for _, parent := range level {
+			for _, pid := range children(parent) {
+				if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); err == nil && ns != hostNS {
+					return pid
+				}
+				next = append(next, pid)
+			}
 		}
+		level = next
 	}
 	return 0
+}
+
+// children lists a process's child processes.
+func children(pid int) []int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(data)) {
+		if c, err := strconv.Atoi(f); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Load reads the state of the machine name.

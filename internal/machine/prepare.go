@@ -77,6 +77,7 @@ Type=oneshot
 RemainAfterExit=yes
 TimeoutStartSec=infinity
 Environment=HOME=/root
+ExecStartPre=/bin/rm -f ` + upResult + `
 ExecStart=/bin/sh -c '/usr/local/bin/k8s-single up -c ` + clusterConfig + ` >` + upLog + ` 2>&1; echo $? >` + upResult + `.tmp; mv ` + upResult + `.tmp ` + upResult + `'
 
 [Install]

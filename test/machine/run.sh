@@ -15,6 +15,8 @@
 #              kubeconfig, then removed
 #   refused    a second up of a running machine
 #   restart    down (no purge), then up: the same cluster boots again
+#   reboot     the machine reboots itself (systemctl reboot inside): it boots
+#              again on its own, the same cluster healthy through the same port
 #   purge-up   reset --purge and up inside: a new CA, and the Node registers
 #   purge      down --purge: the machine's dir and kubeconfig gone
 #   host clean nothing left on the host (processes, cgroups, mounts, links,
@@ -186,6 +188,38 @@ c_restart() {
 	c_kubectl
 }
 
+# reboot: `systemctl reboot` inside the machine: systemd-nspawn exits as a
+# rebooted machine's does, the machine's supervisor boots it again, its
+# systemd reaches multi-user.target anew, every component is healthy, and
+# the host's kubectl reaches the same Node through the same forwarded port
+# (the forwarder follows the new network namespace).
+c_reboot() {
+	local uid t0 t1='' i
+	uid=$("$KUBECTL" --kubeconfig "$KC" get node "$NAME" -o jsonpath='{.metadata.uid}') || return 1
+	t0=$("$K8S" machine shell --name "$NAME" -- systemctl show -P ActiveEnterTimestamp multi-user.target) || return 1
+	echo "multi-user.target reached at $t0; rebooting"
+	timeout 30 "$K8S" machine shell --name "$NAME" -- systemctl reboot || true
+	for i in $(seq 1 90); do
+		sleep 2
+		t1=$("$K8S" machine shell --name "$NAME" -- systemctl show -P ActiveEnterTimestamp multi-user.target 2>/dev/null) || continue
+		[ -n "$t1" ] && [ "$t1" != "$t0" ] && break
+	done
+	[ -n "$t1" ] && [ "$t1" != "$t0" ] || { echo "the machine did not boot again within 180 s"; tail -n 20 "$MDIR/console.log"; return 1; }
+	grep -q "the machine rebooted itself: booting it again" "$MDIR/console.log" || { echo "the console does not show the boot again"; return 1; }
+	echo "booted again: multi-user.target reached at $t1"
+	for i in $(seq 1 90); do
+		"$K8S" machine shell --name "$NAME" -- k8s-single status >"/tmp/machine-reboot-status-$NAME.out" 2>&1 && break
+		sleep 2
+	done
+	cat "/tmp/machine-reboot-status-$NAME.out"
+	"$K8S" machine shell --name "$NAME" -- k8s-single status >/dev/null 2>&1 || { echo "not every component healthy 180 s after the boot"; return 1; }
+	c_status || return 1
+	[ "$("$KUBECTL" --kubeconfig "$KC" get node "$NAME" -o jsonpath='{.metadata.uid}')" = "$uid" ] ||
+		{ echo "the host's kubectl does not reach the same Node after the reboot"; return 1; }
+	echo "the same cluster (node uid $uid), healthy, through the same forwarded port"
+	c_kubectl
+}
+
 # purge-up: inside the machine, reset --purge and up make a new cluster
 # with a new CA: the kubelet's rotated certificate of the old one must not
 # keep the Node from registering.
@@ -241,6 +275,7 @@ if [ ${#FAILED[@]} = 0 ]; then
 	check second c_second
 	check refused c_refused
 	check restart c_restart
+	check reboot c_reboot
 	check purge-up c_purge_up
 	check purge c_purge
 fi

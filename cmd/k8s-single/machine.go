@@ -34,6 +34,7 @@ the host's kubectl works. Nothing is configured on the host's own network.`,
 
 func newMachineUpCommand(g *globals) *cobra.Command {
 	var name, binDir, imagesDir, cacheDir string
+	var binds, bindsRO []string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -43,12 +44,26 @@ from the cached rootfs, boots it, follows its ` + "`k8s-single up`" + ` and prin
 cluster. The cluster config is the one -c names (or the defaults), with the machine's node,
 binaries and bundle. Each machine gets its own node address (10.201.N.2 inside its private
 network) and host ports (127.0.0.1:1644N for the apiserver, 1844N for the dashboard).`,
-		Example: "  k8s-single machine up\n  k8s-single machine up --name dev --images /srv/bundle",
+		Example: "  k8s-single machine up\n  k8s-single machine up --name dev --images /srv/bundle\n  k8s-single machine up --name dev --bind-ro /srv/manifests:/mnt/manifests",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfigWithCache(cacheDir)
 			if err != nil {
 				return err
+			}
+			var bs []machine.Bind
+			for _, f := range []struct {
+				name     string
+				values   []string
+				readOnly bool
+			}{{"--bind", binds, false}, {"--bind-ro", bindsRO, true}} {
+				for _, v := range f.values {
+					b, err := machine.ParseBind(f.name, v, f.readOnly)
+					if err != nil {
+						return err
+					}
+					bs = append(bs, b)
+				}
 			}
 			out := cmd.OutOrStdout()
 			if binDir == "" && cfg.Binaries.Source == "dir" {
@@ -70,7 +85,7 @@ network) and host ports (127.0.0.1:1644N for the apiserver, 1844N for the dashbo
 				return err
 			}
 			m, err := machine.Up(cmd.Context(), machine.Options{Name: name, Config: cfg, BinariesDir: binDir,
-				ImagesDir: imagesDir, CacheDir: cfg.Binaries.CacheDir, Self: self, Timeout: timeout}, out)
+				ImagesDir: imagesDir, Binds: bs, CacheDir: cfg.Binaries.CacheDir, Self: self, Timeout: timeout}, out)
 			if err != nil {
 				return err
 			}
@@ -83,6 +98,8 @@ network) and host ports (127.0.0.1:1644N for the apiserver, 1844N for the dashbo
 	cmd.Flags().StringVar(&imagesDir, "images", "", "the image bundle (default: <cache-dir>/images, built from source when it lacks one)")
 	cmd.Flags().StringVar(&cacheDir, "cache-dir", "", "cache for builds, the image bundle and the machine rootfs (default: binaries.cacheDir)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 20*time.Minute, "how long the machine's up may take")
+	cmd.Flags().StringArrayVar(&binds, "bind", nil, "a host path the new machine sees, SRC[:DST] (repeatable)")
+	cmd.Flags().StringArrayVar(&bindsRO, "bind-ro", nil, "a host path the new machine sees read-only, SRC[:DST] (repeatable)")
 	return cmd
 }
 

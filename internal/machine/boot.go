@@ -94,6 +94,9 @@ func nspawnArgs(m *Machine) []string {
 	if m.ImagesDir != "" {
 		args = append(args, "--bind-ro="+m.ImagesDir+":"+mountImages)
 	}
+	for _, b := range m.Binds {
+		args = append(args, b.arg())
+	}
 	return append(args, initPath)
 }
 

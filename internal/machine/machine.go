@@ -50,6 +50,9 @@ type Machine struct {
 	// machine: the binaries (binaries.dir) and the image bundle.
 	BinariesDir string `json:"binariesDir"`
 	ImagesDir   string `json:"imagesDir,omitempty"`
+	// Binds are the user's host paths bound into the machine (--bind,
+	// --bind-ro), set when it is made and kept for every boot.
+	Binds []Bind `json:"binds,omitempty"`
 	// NspawnPID and ForwarderPID are the host processes of a running machine.
 	NspawnPID    int `json:"nspawnPID,omitempty"`
 	ForwarderPID int `json:"forwarderPID,omitempty"`

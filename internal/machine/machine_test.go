@@ -102,3 +102,27 @@ func TestUpRefusesABinariesDirWithoutBinaries(t *testing.T) {
 		t.Errorf("err = %v, want the flag, the value and the fix", err)
 	}
 }
+
+// TestParseBind: SRC[:DST] as systemd-nspawn spells it; bad values name the
+// flag, the value and the fix.
+func TestParseBind(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		value, want, err string
+		readOnly         bool
+	}{
+		{value: dir, want: "--bind=" + dir + ":" + dir},
+		{value: dir + ":/mnt/in", readOnly: true, want: "--bind-ro=" + dir + ":/mnt/in"},
+		{value: "rel/dir", err: "want absolute paths"},
+		{value: dir + ":" + mountBinaries, err: "is the machine's own"},
+		{value: dir + "/missing:/mnt/x", err: "the host path must exist"},
+	} {
+		b, err := ParseBind("--bind", tc.value, tc.readOnly)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), tc.value)):
+			t.Errorf("ParseBind(%q) error %v, want one saying %q and the value", tc.value, err, tc.err)
+		case tc.err == "" && (err != nil || b.arg() != tc.want):
+			t.Errorf("ParseBind(%q) = %q, %v; want %q", tc.value, b.arg(), err, tc.want)
+		}
+	}
+}

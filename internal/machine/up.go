@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,6 +38,9 @@ type Options struct {
 	// BinariesDir holds the 8 binaries and the runtime's (k8s-single build's
 	// output); ImagesDir the image bundle, or "" for none.
 	BinariesDir, ImagesDir string
+	// Binds are more host paths for a new machine (a machine booted again
+	// keeps those it was made with).
+	Binds []Bind
 	// CacheDir keeps the machine rootfs.
 	CacheDir string
 	// Self is k8s-single's own executable, copied into the machine and run
@@ -89,6 +93,9 @@ func Up(ctx context.Context, o Options, out io.Writer) (*Machine, error) {
 		return m, fmt.Errorf("machine %s runs already (k8s-single machine status --name %s); stop it with: k8s-single machine down --name %s", m.Name, m.Name, m.Name)
 	default:
 		fmt.Fprintf(out, "machine %s exists (stopped): booting it again; its cluster comes back at boot\n", m.Name)
+		if len(o.Binds) > 0 && !slices.Equal(o.Binds, m.Binds) {
+			fmt.Fprintf(out, "notice: --bind and --bind-ro apply when a machine is made: machine %s keeps its own (%d); down --purge and up to change them\n", m.Name, len(m.Binds))
+		}
 		bootedAgain = true
 		os.Remove(m.Path(upResult))
 		os.Remove(m.Path(upLog))
@@ -151,7 +158,7 @@ func create(ctx context.Context, o Options, out io.Writer) (*Machine, error) {
 	}
 	m := &Machine{Name: o.Name, Index: idx, NodeAddress: fmt.Sprintf("10.201.%d.2", idx),
 		APIPort: firstAPIPort + idx, DashboardPort: firstDashboardPort + idx,
-		APIServerPort: o.Config.APIServer.Port, BinariesDir: o.BinariesDir, ImagesDir: o.ImagesDir, Created: time.Now().UTC()}
+		APIServerPort: o.Config.APIServer.Port, BinariesDir: o.BinariesDir, ImagesDir: o.ImagesDir, Binds: o.Binds, Created: time.Now().UTC()}
 	cfg, err := machineConfig(m, o, out)
 	if err != nil {
 		return nil, err

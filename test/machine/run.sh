@@ -10,7 +10,7 @@
 #   dashboard  (when the bundle holds its image) HTTPS through the forwarded
 #              port with the cluster CA, the certificate checked
 #   status     running, with the cluster's own status inside
-#   shell      a command inside the machine
+#   shell      a command inside the machine; the host dir bound with --bind-ro
 #   second     a second machine beside the first, each reached through its own
 #              kubeconfig, then removed
 #   refused    a second up of a running machine
@@ -28,6 +28,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 CACHE_DIR=${CACHE_DIR:-/var/cache/k8s-single}
 NAME=${NAME:-ci-$$}
+SHARED=/tmp/machine-bind-$NAME # bound into the machine with --bind-ro
 TIER=machine
 . "$REPO/test/smoke/lib.sh"
 K8S=$REPO/bin/k8s-single
@@ -45,6 +46,7 @@ cleanup() {
 		say "cleanup: k8s-single machine down --name $NAME --purge"
 		"$K8S" machine down --name "$NAME" --purge
 	fi
+	rm -rf "$SHARED"
 	left=$(diff <(echo "$BASELINE") <(host_state) | grep '^[<>]')
 	[ -d "$MDIR" ] && left+=$'\n'"> $MDIR"
 	left=$(sed '/^$/d' <<<"$left")
@@ -82,7 +84,9 @@ KC=$HOME/.kube/k8s-single-$NAME.conf
 
 c_up() {
 	local t=$EPOCHREALTIME
-	"$K8S" machine up --name "$NAME" --cache-dir "$CACHE_DIR" --binaries-dir "$BIN_DIR" --images "$CACHE_DIR/images" | tee "/tmp/machine-up-$NAME.log" || return 1
+	mkdir -p "$SHARED" && echo "from the host $$" >"$SHARED/hello"
+	"$K8S" machine up --name "$NAME" --cache-dir "$CACHE_DIR" --binaries-dir "$BIN_DIR" --images "$CACHE_DIR/images" \
+		--bind-ro "$SHARED:/mnt/host" | tee "/tmp/machine-up-$NAME.log" || return 1
 	say "machine up took $(since "$t")s"
 	grep -q "^Machine $NAME runs a verified single-node cluster" "/tmp/machine-up-$NAME.log" || { echo "no summary of a verified cluster"; return 1; }
 }
@@ -149,6 +153,19 @@ c_shell() {
 	out=$("$K8S" machine shell --name "$NAME" -- kubectl get node "$NAME" -o 'jsonpath={.metadata.name}') || return 1
 	[ "$out" = "$NAME" ] || { echo "kubectl inside printed '$out'"; return 1; }
 	echo "kubectl inside the machine sees node $out"
+	bound
+}
+
+# bound: the host dir given with --bind-ro is in the machine, read-only.
+bound() {
+	local out
+	out=$("$K8S" machine shell --name "$NAME" -- cat /mnt/host/hello) || return 1
+	[ "$out" = "$(cat "$SHARED/hello")" ] || { echo "/mnt/host/hello inside reads '$out'"; return 1; }
+	if "$K8S" machine shell --name "$NAME" -- touch /mnt/host/written 2>/dev/null; then
+		echo "the --bind-ro dir is writable inside"
+		return 1
+	fi
+	echo "the host dir bound with --bind-ro reads the same inside and is read-only"
 }
 
 # second: another machine runs beside the first, on its own address and
@@ -185,7 +202,7 @@ c_restart() {
 	[ "$("$KUBECTL" --kubeconfig "$KC" get node "$NAME" -o jsonpath='{.metadata.uid}')" = "$uid" ] ||
 		{ echo "the node is not the same after the restart"; return 1; }
 	echo "the same cluster came back (node uid $uid)"
-	c_kubectl
+	c_kubectl && bound
 }
 
 # reboot: `systemctl reboot` inside the machine: systemd-nspawn exits as a

@@ -71,13 +71,26 @@ func TestNewRejectsBadOptions(t *testing.T) {
 // TestConnectionRefused needs no etcd: nothing listens on the port.
 func TestConnectionRefused(t *testing.T) {
 	p := newTestPKI(t)
-	endpoint := "https://127.0.0.1:" + strconv.Itoa(freePort(t))
-	c := p.client(t, endpoint)
 	ctx := context.Background()
-
-	start := time.Now()
-	err := c.Verify(ctx)
-	if took := time.Since(start); took > 2*time.Second {
+	// A port freed by freePort may be taken again by another test binary
+	// running at the same time (go test ./... runs packages at once): a
+	// slow answer is tried again on a new port, twice at most.
+	var (
+		endpoint string
+		c        *etcd.Client
+		err      error
+		took     time.Duration
+	)
+	for range 3 {
+		endpoint = "https://127.0.0.1:" + strconv.Itoa(freePort(t))
+		c = p.client(t, endpoint)
+		start := time.Now()
+		err = c.Verify(ctx)
+		if took = time.Since(start); took <= 2*time.Second {
+			break
+		}
+	}
+	if took > 2*time.Second {
 		t.Errorf("Verify took %v to report a closed port; want it at once", took)
 	}
 	assertCheckFailed(t, err, etcd.CheckHealth, etcd.ErrRefused, endpoint, "systemctl status etcd")

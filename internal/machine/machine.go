@@ -53,7 +53,9 @@ type Machine struct {
 	// Binds are the user's host paths bound into the machine (--bind,
 	// --bind-ro), set when it is made and kept for every boot.
 	Binds []Bind `json:"binds,omitempty"`
-	// NspawnPID and ForwarderPID are the host processes of a running machine.
+	// NspawnPID is the machine's supervisor (the shell that runs
+	// systemd-nspawn and boots it again after a reboot; the JSON name is
+	// kept for machines made before it), ForwarderPID its port forwarder.
 	NspawnPID    int `json:"nspawnPID,omitempty"`
 	ForwarderPID int `json:"forwarderPID,omitempty"`
 	// Cgroups are the dirs the machine's processes live under, one per

@@ -49,7 +49,8 @@ images: build
 kube-bench:
 	CACHE_DIR=$(CACHE_DIR) test/smoke/kube-bench/build.sh
 
-# smoke: the whole cluster under real systemd in systemd-nspawn (root).
+# smoke: the whole cluster under real systemd in a `k8s-single machine` (systemd-nspawn;
+# root): machine up --no-up from the smoke rootfs, the scenario, machine down --purge.
 smoke: binaries images kube-bench
 	test/smoke/run.sh
 

@@ -28,13 +28,14 @@ the host's kubectl works. Nothing is configured on the host's own network.`,
 		Example: "  k8s-single machine up\n  k8s-single machine status\n  k8s-single machine shell -- kubectl get pods -A\n  k8s-single machine down --purge",
 	}
 	cmd.AddCommand(newMachineUpCommand(g), newMachineStatusCommand(), newMachineShellCommand(),
-		newMachineDownCommand(), newMachineForwardCommand(), newMachineInitScriptCommand())
+		newMachineDownCommand(), newMachineForwardCommand())
 	return cmd
 }
 
 func newMachineUpCommand(g *globals) *cobra.Command {
-	var name, binDir, imagesDir, cacheDir string
+	var name, binDir, imagesDir, cacheDir, rootfs string
 	var binds, bindsRO []string
+	var noUp bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -44,7 +45,7 @@ from the cached rootfs, boots it, follows its ` + "`k8s-single up`" + ` and prin
 cluster. The cluster config is the one -c names (or the defaults), with the machine's node,
 binaries and bundle. Each machine gets its own node address (10.201.N.2 inside its private
 network) and host ports (127.0.0.1:1644N for the apiserver, 1844N for the dashboard).`,
-		Example: "  k8s-single machine up\n  k8s-single machine up --name dev --images /srv/bundle\n  k8s-single machine up --name dev --bind-ro /srv/manifests:/mnt/manifests",
+		Example: "  k8s-single machine up\n  k8s-single machine up --name dev --images /srv/bundle\n  k8s-single machine up --name dev --bind-ro /srv/manifests:/mnt/manifests\n  k8s-single machine up --name lab --no-up && k8s-single machine shell --name lab -- k8s-single up",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfigWithCache(cacheDir)
@@ -85,7 +86,7 @@ network) and host ports (127.0.0.1:1644N for the apiserver, 1844N for the dashbo
 				return err
 			}
 			m, err := machine.Up(cmd.Context(), machine.Options{Name: name, Config: cfg, BinariesDir: binDir,
-				ImagesDir: imagesDir, Binds: bs, CacheDir: cfg.Binaries.CacheDir, Self: self, Timeout: timeout}, out)
+				ImagesDir: imagesDir, Binds: bs, CacheDir: cfg.Binaries.CacheDir, BaseRootfs: rootfs, NoUp: noUp, Self: self, Timeout: timeout}, out)
 			if err != nil {
 				return err
 			}
@@ -100,6 +101,8 @@ network) and host ports (127.0.0.1:1644N for the apiserver, 1844N for the dashbo
 	cmd.Flags().DurationVar(&timeout, "timeout", 20*time.Minute, "how long the machine's up may take")
 	cmd.Flags().StringArrayVar(&binds, "bind", nil, "a host path the new machine sees, SRC[:DST] (repeatable)")
 	cmd.Flags().StringArrayVar(&bindsRO, "bind-ro", nil, "a host path the new machine sees read-only, SRC[:DST] (repeatable)")
+	cmd.Flags().StringVar(&rootfs, "rootfs", "", "a new machine's root file system is a copy of this dir (default: the cached debootstrap one)")
+	cmd.Flags().BoolVar(&noUp, "no-up", false, "a new machine boots without running k8s-single up inside (run it with machine shell); up returns once it booted")
 	return cmd
 }
 
@@ -201,19 +204,4 @@ func newMachineForwardCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", machine.DefaultName, "the machine")
 	return cmd
-}
-
-// newMachineInitScriptCommand prints the machine's PID 1 script, for a
-// systemd-nspawn container made by hand (the smoke tier's).
-func newMachineInitScriptCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:    "init-script",
-		Short:  "Print the PID 1 a machine boots with before systemd (cgroups writable, the kubelet's sysctls shadowed)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprint(cmd.OutOrStdout(), machine.InitScript)
-			return err
-		},
-	}
 }

@@ -25,8 +25,8 @@ import (
 )
 
 // StateDir holds one directory per machine: its rootfs, its state file and
-// its console log.
-const StateDir = "/var/lib/k8s-single/machines"
+// its console log (a variable for tests only).
+var StateDir = "/var/lib/k8s-single/machines"
 
 // DefaultName is the machine `machine up` makes without --name.
 const DefaultName = "k8s-single"
@@ -61,6 +61,10 @@ type Machine struct {
 	// Cgroups are the dirs the machine's processes live under, one per
 	// mounted cgroup hierarchy, removed when it stops.
 	Cgroups []string `json:"cgroups,omitempty"`
+	// NoUp marks a machine made without its `k8s-single up` at boot
+	// (machine up --no-up): it boots to multi-user.target and waits for a
+	// user, or a test, to drive k8s-single inside.
+	NoUp bool `json:"noUp,omitempty"`
 	// Kubeconfig is the host kubeconfig written for the machine.
 	Kubeconfig string    `json:"kubeconfig,omitempty"`
 	Created    time.Time `json:"created"`

@@ -2,6 +2,8 @@ package machine
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,6 +125,66 @@ func TestParseBind(t *testing.T) {
 			t.Errorf("ParseBind(%q) error %v, want one saying %q and the value", tc.value, err, tc.err)
 		case tc.err == "" && (err != nil || b.arg() != tc.want):
 			t.Errorf("ParseBind(%q) = %q, %v; want %q", tc.value, b.arg(), err, tc.want)
+		}
+	}
+}
+
+// TestPrepareEnablesTheUpUnitUnlessNoUp: a machine runs `k8s-single up` at
+// boot, one made with --no-up boots without it; both get the node address.
+func TestPrepareEnablesTheUpUnitUnlessNoUp(t *testing.T) {
+	defer func(d string) { StateDir = d }(StateDir)
+	base := t.TempDir()
+	self := filepath.Join(t.TempDir(), "k8s-single")
+	if err := os.WriteFile(self, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, noUp := range []bool{false, true} {
+		m := &Machine{Name: "dev", NodeAddress: "10.201.4.2", NoUp: noUp}
+		StateDir = t.TempDir()
+		if err := prepare(m, base, self, []byte("kind: Cluster\n")); err != nil {
+			t.Fatal(err)
+		}
+		wants := m.Path("/etc/systemd/system/multi-user.target.wants")
+		if target, err := os.Readlink(filepath.Join(wants, netUnit)); err != nil || target != "/etc/systemd/system/"+netUnit {
+			t.Errorf("noUp=%v: the net unit is not enabled: %q %v", noUp, target, err)
+		}
+		_, err := os.Lstat(filepath.Join(wants, upUnit))
+		if noUp != errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("noUp=%v: the up unit enabled: %v", noUp, err == nil)
+		}
+		if data, _ := os.ReadFile(m.Path(clusterConfig)); string(data) != "kind: Cluster\n" {
+			t.Errorf("noUp=%v: cluster config %q", noUp, data)
+		}
+	}
+}
+
+// TestCheckBaseRootfs: --rootfs must be an absolute dir a systemd can boot;
+// the error names the flag, the value and what is missing.
+func TestCheckBaseRootfs(t *testing.T) {
+	if err := checkBaseRootfs(""); err != nil {
+		t.Errorf("no --rootfs: %v", err)
+	}
+	dir := t.TempDir()
+	if err := checkBaseRootfs("rel"); err == nil || !strings.Contains(err.Error(), `--rootfs "rel"`) {
+		t.Errorf("relative: %v", err)
+	}
+	if err := checkBaseRootfs(dir); err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "/lib/systemd/systemd") {
+		t.Errorf("empty dir: %v, want the value and what it lacks", err)
+	}
+	for _, p := range []string{"lib/systemd/systemd", "bin/sh", "bin/mountpoint", "bin/ip"} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(dir, p), nil, 0o755)
+	}
+	if err := checkBaseRootfs(dir); err != nil {
+		t.Errorf("a bootable rootfs: %v", err)
+	}
+}
+
+func TestSummaryWithoutUp(t *testing.T) {
+	sum := Summary(&Machine{Name: "lab", NodeAddress: "10.201.1.2", APIPort: 16444, NoUp: true})
+	for _, want := range []string{"without a cluster yet", "machine shell --name lab -- k8s-single up", "https://127.0.0.1:16444", "machine down --name lab"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum)
 		}
 	}
 }

@@ -21,14 +21,13 @@ const (
 	netUnit       = "k8s-single-machine-net.service"
 )
 
-// InitScript is the machine's PID 1 until it execs systemd (the smoke
-// tier's container boots with it too: k8s-single machine init-script). systemd-nspawn
+// initScript is the machine's PID 1 until it execs systemd. systemd-nspawn
 // (no user namespace) bind-remounts the cgroup-v1 hierarchies read-only, and
 // runc and the kubelet must create cgroups in them: they are made writable
 // first. The kubelet insists on a few host-global sysctls and /proc/sys is
 // read-only here: each that differs is shadowed, in this mount namespace
 // only, by a file holding the wanted value; the host's are never changed.
-const InitScript = `#!/bin/sh
+const initScript = `#!/bin/sh
 for d in /sys/fs/cgroup/*; do
 	[ -L "$d" ] && continue
 	mountpoint -q "$d" && mount -o remount,bind,rw "$d"
@@ -84,8 +83,9 @@ ExecStart=/bin/sh -c '/usr/local/bin/k8s-single up -c ` + clusterConfig + ` >` +
 WantedBy=multi-user.target
 `
 
-// prepare makes the machine's rootfs from the cached one and writes
-// k8s-single, its config and the machine's units into it.
+// prepare makes the machine's rootfs from the given one and writes
+// k8s-single, its config and the machine's units into it (the up unit only
+// when the machine runs `k8s-single up` at boot).
 func prepare(m *Machine, rootfs, self string, config []byte) error {
 	if err := os.MkdirAll(m.Dir(), 0o700); err != nil {
 		return err
@@ -97,22 +97,27 @@ func prepare(m *Machine, rootfs, self string, config []byte) error {
 	if err != nil {
 		return fmt.Errorf("read k8s-single itself (%s): %w", self, err)
 	}
-	files := []struct {
+	type file struct {
 		path string
 		data []byte
 		mode os.FileMode
-	}{
+	}
+	files := []file{
 		{"/usr/local/bin/k8s-single", exe, 0o755},
-		{initPath, []byte(InitScript), 0o755},
+		{initPath, []byte(initScript), 0o755},
 		{clusterConfig, config, 0o600},
 		{"/etc/hostname", []byte(m.Name + "\n"), 0o644},
 		{"/etc/hosts", []byte(fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", m.NodeAddress, m.Name)), 0o644},
 		{"/etc/systemd/system/" + netUnit, []byte(netUnitText(m.NodeAddress)), 0o644},
-		{"/etc/systemd/system/" + upUnit, []byte(upUnitText), 0o644},
 		// /dev/kmsg is the host's kernel log (bound for the kubelet):
 		// journald neither reads it nor writes to it.
 		{"/etc/systemd/journald.conf.d/k8s-single-machine.conf", []byte("[Journal]\nReadKMsg=no\n"), 0o644},
 		{"/etc/systemd/system/systemd-journald.service.d/k8s-single-machine.conf", []byte("[Service]\nEnvironment=SYSTEMD_LOG_TARGET=console\n"), 0o644},
+	}
+	units := []string{netUnit}
+	if !m.NoUp {
+		files = append(files, file{"/etc/systemd/system/" + upUnit, []byte(upUnitText), 0o644})
+		units = append(units, upUnit)
 	}
 	for _, f := range files {
 		p := m.Path(f.path)
@@ -120,7 +125,7 @@ func prepare(m *Machine, rootfs, self string, config []byte) error {
 			return err
 		}
 	}
-	for _, u := range []string{netUnit, upUnit} {
+	for _, u := range units {
 		link := m.Path("/etc/systemd/system/multi-user.target.wants/" + u)
 		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
 			return err

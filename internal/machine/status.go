@@ -65,6 +65,13 @@ func dash(s string) string {
 // cluster from the host.
 func Summary(m *Machine) string {
 	var b strings.Builder
+	if m.NoUp {
+		fmt.Fprintf(&b, "\nMachine %s runs, without a cluster yet (--no-up; systemd-nspawn, node %s inside).\n", m.Name, m.NodeAddress)
+		fmt.Fprintf(&b, "  %-11s  %s\n", "up", "k8s-single machine shell --name "+m.Name+" -- k8s-single up   (config: "+clusterConfig+")")
+		fmt.Fprintf(&b, "  %-11s  %s\n", "API server", "https://"+loopback(m.APIPort)+" once the cluster is up (the host's loopback, forwarded)")
+		fmt.Fprintf(&b, "  %-11s  %s\n", "down", "k8s-single machine down --name "+m.Name+"   (--purge also removes its disk)")
+		return b.String()
+	}
 	fmt.Fprintf(&b, "\nMachine %s runs a verified single-node cluster (systemd-nspawn; node %s inside).\n", m.Name, m.NodeAddress)
 	row := func(k, v string) { fmt.Fprintf(&b, "  %-11s  %s\n", k, v) }
 	row("API server", "https://"+loopback(m.APIPort)+" (the host's loopback, forwarded into the machine)")

@@ -43,6 +43,12 @@ type Options struct {
 	Binds []Bind
 	// CacheDir keeps the machine rootfs.
 	CacheDir string
+	// BaseRootfs, when set, is the root file system a new machine is copied
+	// from instead of the cached debootstrap one (e.g. one with more tools).
+	BaseRootfs string
+	// NoUp makes a new machine that boots without running `k8s-single up`:
+	// Up returns once its systemd finished booting.
+	NoUp bool
 	// Self is k8s-single's own executable, copied into the machine and run
 	// on the host as the port forwarder.
 	Self string
@@ -67,6 +73,9 @@ func Up(ctx context.Context, o Options, out io.Writer) (*Machine, error) {
 	}
 	if _, err := os.Stat(filepath.Join(o.BinariesDir, "kube-apiserver")); err != nil {
 		return nil, fmt.Errorf("--binaries-dir %q holds no kube-apiserver: give the dir `k8s-single build --print-dir` prints, or leave the flag out to build them", o.BinariesDir)
+	}
+	if err := checkBaseRootfs(o.BaseRootfs); err != nil {
+		return nil, err
 	}
 	if err := ensureTools(out); err != nil {
 		return nil, err
@@ -93,8 +102,8 @@ func Up(ctx context.Context, o Options, out io.Writer) (*Machine, error) {
 		return m, fmt.Errorf("machine %s runs already (k8s-single machine status --name %s); stop it with: k8s-single machine down --name %s", m.Name, m.Name, m.Name)
 	default:
 		fmt.Fprintf(out, "machine %s exists (stopped): booting it again; its cluster comes back at boot\n", m.Name)
-		if len(o.Binds) > 0 && !slices.Equal(o.Binds, m.Binds) {
-			fmt.Fprintf(out, "notice: --bind and --bind-ro apply when a machine is made: machine %s keeps its own (%d); down --purge and up to change them\n", m.Name, len(m.Binds))
+		if (len(o.Binds) > 0 && !slices.Equal(o.Binds, m.Binds)) || o.BaseRootfs != "" || o.NoUp != m.NoUp {
+			fmt.Fprintf(out, "notice: --bind, --bind-ro, --rootfs and --no-up apply when a machine is made: machine %s keeps its own; down --purge and up to change them\n", m.Name)
 		}
 		bootedAgain = true
 		os.Remove(m.Path(upResult))
@@ -114,6 +123,14 @@ func Up(ctx context.Context, o Options, out io.Writer) (*Machine, error) {
 	}
 	if err := startForwarder(m, o.Self); err != nil {
 		return m, err
+	}
+	if m.NoUp {
+		took, err := waitBooted(ctx, m, o.Timeout, out)
+		if err != nil {
+			return m, err
+		}
+		fmt.Fprintf(out, "machine %s booted in %s (its systemd %s); no `k8s-single up` at boot (--no-up)\n", m.Name, time.Since(start).Round(100*time.Millisecond), took.Round(100*time.Millisecond))
+		return m, m.save()
 	}
 	fmt.Fprintf(out, "waiting for `k8s-single up` inside the machine (its output follows), up to %s\n", o.Timeout)
 	if err := followUp(ctx, m, o.Timeout, out); err != nil {
@@ -158,14 +175,16 @@ func create(ctx context.Context, o Options, out io.Writer) (*Machine, error) {
 	}
 	m := &Machine{Name: o.Name, Index: idx, NodeAddress: fmt.Sprintf("10.201.%d.2", idx),
 		APIPort: firstAPIPort + idx, DashboardPort: firstDashboardPort + idx,
-		APIServerPort: o.Config.APIServer.Port, BinariesDir: o.BinariesDir, ImagesDir: o.ImagesDir, Binds: o.Binds, Created: time.Now().UTC()}
+		APIServerPort: o.Config.APIServer.Port, BinariesDir: o.BinariesDir, ImagesDir: o.ImagesDir, Binds: o.Binds, NoUp: o.NoUp, Created: time.Now().UTC()}
 	cfg, err := machineConfig(m, o, out)
 	if err != nil {
 		return nil, err
 	}
-	rootfs, err := Rootfs(ctx, o.CacheDir, out)
-	if err != nil {
-		return nil, err
+	rootfs := o.BaseRootfs
+	if rootfs == "" {
+		if rootfs, err = Rootfs(ctx, o.CacheDir, out); err != nil {
+			return nil, err
+		}
 	}
 	t := time.Now()
 	if err := prepare(m, rootfs, o.Self, cfg.Marshal()); err != nil {
@@ -212,6 +231,45 @@ func machineConfig(m *Machine, o Options, out io.Writer) (*config.Cluster, error
 		return nil, fmt.Errorf("the machine's cluster config: %w", err)
 	}
 	return &c, nil
+}
+
+// checkBaseRootfs refuses a --rootfs that no systemd could boot.
+func checkBaseRootfs(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if !filepath.IsAbs(dir) {
+		return fmt.Errorf("--rootfs %q: want an absolute path to a root file system (e.g. --rootfs /srv/rootfs)", dir)
+	}
+	for _, p := range []string{"lib/systemd/systemd", "bin/sh", "bin/mountpoint", "bin/ip"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			return fmt.Errorf("--rootfs %q has no /%s: a machine needs a Debian-like root file system with systemd, util-linux and iproute2 (leave the flag out for the cached one)", dir, p)
+		}
+	}
+	return nil
+}
+
+// waitBooted waits for the machine's systemd to finish booting (running, or
+// degraded: some unit failed) and returns how long that took.
+func waitBooted(ctx context.Context, m *Machine, timeout time.Duration, out io.Writer) (time.Duration, error) {
+	var state string
+	return poll.Wait{What: "machine " + m.Name + "'s systemd to finish booting", Timeout: timeout, Interval: 250 * time.Millisecond, Say: poll.Lines(out, ""),
+		Expired: func(string) error {
+			return fmt.Errorf("machine %s: its systemd did not finish booting within %s (state %q): %s", m.Name, timeout, state, tail(filepath.Join(m.Dir(), "console.log"), 15))
+		},
+	}.Until(ctx, func(context.Context) (bool, string, error) {
+		if !m.Running() {
+			return false, "", fmt.Errorf("machine %s stopped while it booted: %s", m.Name, tail(filepath.Join(m.Dir(), "console.log"), 15))
+		}
+		cmd, err := m.Command("systemctl", "is-system-running")
+		if err != nil {
+			return false, "", nil // between nspawn's start and PID 1
+		}
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+		b, _ := cmd.Output()
+		state = strings.TrimSpace(string(b))
+		return state == "running" || state == "degraded", state, nil
+	})
 }
 
 // freeIndex is the lowest index no machine has whose host ports are free.

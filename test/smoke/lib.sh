@@ -250,9 +250,11 @@ smoke_bundle_missing() {
 smoke_cluster_config() {
 	echo "apiVersion: k8s-single.dev/v1alpha1"
 	echo "kind: Cluster"
-	echo "node:"
-	echo "  name: $NODE_NAME"
-	echo "  address: $NODE_IP"
+	if [ -n "${NODE_IP:-}" ]; then
+		echo "node:"
+		echo "  name: $NODE_NAME"
+		echo "  address: $NODE_IP"
+	fi
 	echo "binaries:"
 	echo "  source: dir"
 	echo "  dir: $1"
@@ -276,6 +278,7 @@ smoke_env() {
 	cat <<EOF
 NODE_NAME=$NODE_NAME
 NODE_IP=$NODE_IP
+NODE_NET_UNIT=${NODE_NET_UNIT:-node-net.service}
 KILL_PHASE=${KILL_PHASE:-etcd}
 KILL_AFTER=${KILL_AFTER:-2}
 NOOP_MAX=${NOOP_MAX:-1}
@@ -338,8 +341,8 @@ smoke_scenario_unit() {
 	cat <<EOF
 [Unit]
 Description=k8s-single smoke scenario (log and result in /mnt/share)
-After=multi-user.target node-net.service
-Wants=node-net.service
+After=multi-user.target ${NODE_NET_UNIT:-node-net.service}
+Wants=${NODE_NET_UNIT:-node-net.service}
 RequiresMountsFor=/mnt/share
 
 [Service]

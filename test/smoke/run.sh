@@ -1,9 +1,11 @@
 #!/bin/bash
-# test/smoke/run.sh: the fast smoke tier. Boots a Debian 12 rootfs under real
-# systemd in systemd-nspawn and drives k8s-single in it (up from nothing,
-# no-op up, SIGKILL mid-phase and resume, etcd health, kubectl, the dashboard
-# in headless Chromium, the day-2 steps, reset, up, a reboot and a new node
-# address, each a reboot of the same rootfs).
+# test/smoke/run.sh: the fast smoke tier. Makes a `k8s-single machine` (the
+# product's systemd-nspawn machine: real systemd as PID 1, its own network,
+# reboots like a VM) from the smoke rootfs, without its `up` at boot
+# (--no-up), and runs the scenario in it: up from nothing, no-op up, SIGKILL
+# mid-phase and resume, etcd health, kubectl, the dashboard in headless
+# Chromium, the day-2 steps, reset, up, a reboot and a new node address.
+# `k8s-single machine down --purge` ends it, and the host must be clean.
 # Run as root:  test/smoke/run.sh      (README.md next to this file says more)
 #
 # Environment (all optional):
@@ -18,9 +20,10 @@
 #                     lacks an image `k8s-single images list` names; 1: always;
 #                     0: never (then no bundle is used unless $IMAGES holds *.tar)
 #   TIMEOUT=1500      hard limit in seconds for boot + scenario (reboots included)
-#   KEEP=1            keep the run dir (rootfs with its journal, logs)
-#   HOLD=1            leave the container running after the scenario (until
-#                     TIMEOUT or poweroff inside) and print how to attach
+#   KEEP=1            keep the run dir and the machine's disk (machine down
+#                     without --purge: its rootfs with the journal)
+#   HOLD=1            leave the machine running after the scenario (until
+#                     TIMEOUT or poweroff inside) and print how to enter it
 #   STEPS="up noop-up ..."   run only these steps of scenario.sh (default: all)
 #   BENCH=5 BENCH_SERIAL=1   the bench step (make bench-up): BENCH fresh `up`s,
 #                     and as many `up --serial` with BENCH_SERIAL=1; SKIP without BENCH
@@ -29,9 +32,10 @@
 #   STATUS_WAIT=60    seconds the status step waits for every component healthy
 #   KILL_PHASE=etcd KILL_AFTER=2   where the SIGKILL of `up --force` lands
 #   NOOP_MAX=1        seconds a no-op `up` may take
-#   POWEROFF_WAIT=90  seconds the container may take to power off after the
+#   POWEROFF_WAIT=90  seconds the machine may take to power off after the
 #                     scenario before it is stopped from outside
-#   NODE_IP=10.200.0.2 NODE_NAME=smoke-node   the node inside the container
+#   MACHINE=k8s-smoke-<pid>   the machine's name (its Node's too); its node
+#                     address is the one `k8s-single machine up` gives it
 #   DASHBOARD_IMAGE=ref   sets dashboard.image in the cluster config (default:
 #                     the test-only stand-in, built into the bundle with
 #                     `k8s-single dashboard standin --out $IMAGES`; none without a bundle
@@ -47,58 +51,19 @@
 #   MIRROR=url        Debian mirror for debootstrap (default: read from /etc/apt)
 #   SMOKE_CACHE=$CACHE_DIR/smoke   rootfs cache and run dirs
 set -euo pipefail
-
-# cg_dirs NAME prints the dir NAME below this process's cgroup in every
-# mounted cgroup hierarchy.
-cg_dirs() {
-	local _ ctrl path h
-	while IFS=: read -r _ ctrl path; do
-		case $ctrl in
-		"") h=/sys/fs/cgroup/unified ;;
-		name=*) h=/sys/fs/cgroup/${ctrl#name=} ;;
-		*) h=/sys/fs/cgroup/$ctrl ;;
-		esac
-		[ -z "$ctrl" ] && [ -e /sys/fs/cgroup/cgroup.controllers ] && h=/sys/fs/cgroup
-		{ [ -d "$h" ] && [ ! -L "$h" ] && mountpoint -q "$h"; } || continue
-		echo "$h${path%/}/$1"
-	done </proc/self/cgroup
-}
-
-# ---- hidden helper: __cg-enter NAME T0FILE CMD...
-# Moves this process into a child cgroup NAME of its current cgroup in every
-# mounted hierarchy (so systemd-nspawn --keep-unit, systemd and the kubelet
-# inside create their cgroups below it, never at the host's roots), records
-# the time in T0FILE and execs CMD.
-if [ "${1:-}" = __cg-enter ]; then
-	name=$2 t0=$3
-	shift 3
-	for d in $(cg_dirs "$name"); do
-		mkdir -p "$d"
-		if [ -e "$d/cpuset.cpus" ]; then
-			cat "${d%/*}/cpuset.cpus" >"$d/cpuset.cpus"
-			cat "${d%/*}/cpuset.mems" >"$d/cpuset.mems"
-		fi
-		echo $$ >"$d/cgroup.procs" || echo "cg-enter: could not join $d" >&2
-	done
-	date +%s.%N >"$t0"
-	exec "$@"
-fi
-
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SELF=$HERE/$(basename "${BASH_SOURCE[0]}")
 REPO=$(cd "$HERE/../.." && pwd)
 CACHE_DIR=${CACHE_DIR:-/var/cache/k8s-single}
 SMOKE=${SMOKE_CACHE:-$CACHE_DIR/smoke}
 TIMEOUT=${TIMEOUT:-1500}
-NODE_IP=${NODE_IP:-10.200.0.2}
-NODE_NAME=${NODE_NAME:-smoke-node}
 KILL_PHASE=${KILL_PHASE:-etcd}
 KILL_AFTER=${KILL_AFTER:-2}
 NOOP_MAX=${NOOP_MAX:-1}
 POWEROFF_WAIT=${POWEROFF_WAIT:-90}
 ARTIFACTS=${ARTIFACTS:-$SMOKE/artifacts}
-MACHINE=k8s-smoke-$$
-CGNAME=k8s-smoke-$$
+MACHINE=${MACHINE:-k8s-smoke-$$}
+MACHINES=/var/lib/k8s-single/machines
+MDIR=$MACHINES/$MACHINE
 TIER=smoke
 . "$HERE/lib.sh"
 
@@ -114,79 +79,42 @@ if ! flock -n 9; then
 	flock 9
 fi
 
-# ---- host state before anything, for the final "host clean" check
-host_state() { smoke_host_state "$SMOKE" 'k8s-smoke*'; }
+# ---- host state before anything, for the final "host clean" check: the
+# machine's cgroups, mounts and nspawn state, links, iptables rules, and its
+# port forwarder (a host process of its own)
+host_state() {
+	smoke_host_state "$MACHINES" "k8s-single-$MACHINE"
+	echo "## the machine's port forwarder"
+	pgrep -af "machine forward --name $MACHINE\$" || true
+}
 BASELINE=$(host_state)
 UPTIME0=$(cut -d' ' -f1 /proc/uptime)
 
 # ---- state the cleanup needs
-RUN='' R='' SHARE='' NSPAWN_PID='' SMOKE_BUILD_TMP='' TIMED_OUT='' NSPAWN_RC=''
-# Our cgroup dirs (created by __cg-enter in the launcher).
-mapfile -t CG_DIRS < <(cg_dirs "$CGNAME")
+RUN='' SHARE='' SMOKE_BUILD_TMP='' TIMED_OUT='' MADE=''
 
-cg_procs() {
-	local d
-	for d in "${CG_DIRS[@]}"; do
-		[ -d "$d" ] && find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null
-	done | sort -un
-}
-
-stop_container() {
-	[ -n "$NSPAWN_PID" ] || return 0
-	if kill -0 "$NSPAWN_PID" 2>/dev/null; then
-		# --kill-signal=SIGRTMIN+3: SIGTERM to nspawn is a clean poweroff inside.
-		say "stopping the container (SIGTERM to systemd-nspawn $NSPAWN_PID: poweroff)"
-		kill -TERM "$NSPAWN_PID" 2>/dev/null
-		for _ in $(seq 1 60); do
-			kill -0 "$NSPAWN_PID" 2>/dev/null || break
-			sleep 0.5
-		done
-		if kill -0 "$NSPAWN_PID" 2>/dev/null; then
-			say "systemd-nspawn still alive after 30s: SIGKILL"
-			kill -KILL "$NSPAWN_PID" 2>/dev/null
-		fi
-	fi
-	wait "$NSPAWN_PID" 2>/dev/null && NSPAWN_RC=0 || NSPAWN_RC=$?
-	NSPAWN_PID=
-	# Anything still in our cgroups is the container's: kill it.
-	local pids
-	for _ in $(seq 1 20); do
-		pids=$(cg_procs)
-		[ -z "$pids" ] && break
-		say "killing leftover container processes: $(echo $pids)"
-		kill -KILL $pids 2>/dev/null
-		sleep 0.5
-	done
-}
-
-remove_cgroups() {
-	local d
-	for d in "${CG_DIRS[@]}"; do
-		for _ in 1 2 3 4 5 6 7 8 9 10; do
-			[ -d "$d" ] || break
-			find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-			[ -d "$d" ] && sleep 0.3
-		done
-	done
-}
+# machine CMD...: k8s-single machine CMD for this run's machine.
+machine() { "$K8S_SINGLE" machine "$1" --name "$MACHINE" "${@:2}"; }
+# machine_running: the machine's supervisor lives (it boots the machine
+# again after a reboot inside; it ends at poweroff).
+machine_running() { [ "$(machine status -o json 2>/dev/null | jq -r '.[0].state' | cut -d, -f1)" = running ]; }
 
 CLEANED=
 cleanup() {
-	local rc=$? t
+	local rc=$? f
 	[ -n "$CLEANED" ] && return
 	CLEANED=1
 	set +e
-	t=$EPOCHREALTIME
-	stop_container
-	remove_cgroups
-	smoke_umount_under "$R"
+	if [ -n "$MADE" ] && [ -d "$MDIR" ]; then
+		if [ -n "${KEEP:-}" ]; then
+			machine down >>"$RUN/machine.log" 2>&1
+			say "KEEP=1: machine $MACHINE stopped, its disk kept: $MDIR (journal: journalctl -D $MDIR/rootfs/var/log/journal; remove: k8s-single machine down --name $MACHINE --purge)"
+		else
+			machine down --purge >>"$RUN/machine.log" 2>&1 || { say "k8s-single machine down --purge failed:"; tail -n 5 "$RUN/machine.log"; }
+		fi
+	fi
 	smoke_umount_under "$SMOKE_BUILD_TMP"
 	[ -n "$SMOKE_BUILD_TMP" ] && rm -rf "$SMOKE_BUILD_TMP"
-	for d in propagate unix-export; do rmdir "/run/systemd/nspawn/$d/$MACHINE" 2>/dev/null; done
-	# nspawn's runtime dirs, when they were not there before us and are empty now
-	if ! grep -qx /run/systemd/nspawn <<<"$BASELINE"; then
-		find /run/systemd/nspawn -depth -type d -empty -delete 2>/dev/null
-	fi
 	for f in "$SHARE"/dashboard*.png; do
 		if [ -n "$SHARE" ] && [ -s "$f" ]; then
 			f=${f##*/}
@@ -202,27 +130,25 @@ cleanup() {
 	done
 	if [ -n "$RUN" ]; then
 		if [ -n "${KEEP:-}" ]; then
-			say "KEEP=1: run dir kept: $RUN (journal: journalctl -D $R/var/log/journal)"
+			say "KEEP=1: run dir kept: $RUN"
 		else
 			rm -rf "$RUN"
 		fi
 	fi
-	timed cleanup "$(since "$t")"
 	# ---- host clean check
-	local now left
+	local now left kmsg
 	now=$(host_state)
 	left=$(diff <(echo "$BASELINE") <(echo "$now") | grep '^[<>]')
 	if [ -n "$RUN" ] && [ -z "${KEEP:-}" ] && [ -e "$RUN" ]; then left+=$'\n'"> run dir $RUN"; fi
-	if [ -n "$(cg_procs)" ]; then left+=$'\n'"> processes in our cgroups: $(cg_procs | tr '\n' ' ')"; fi
+	if [ -n "$MADE" ] && [ -z "${KEEP:-}" ] && [ -e "$MDIR" ]; then left+=$'\n'"> machine dir $MDIR"; fi
 	# Lines user space wrote into the host's kernel log since we started (the
-	# container's systemd/journald would, through /dev/kmsg, were it writable).
-	local kmsg
-	kmsg=$(dmesg 2>/dev/null | awk -v t0="$UPTIME0" '{ t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t) }
-		t + 0 > t0 + 0 && /systemd|journald|smoke-node/' | head -n 5)
+	# machine's systemd/journald would, through /dev/kmsg, were it writable).
+	kmsg=$(dmesg 2>/dev/null | awk -v t0="$UPTIME0" -v m="$MACHINE" '{ t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t) }
+		t + 0 > t0 + 0 && (/systemd|journald/ || index($0, m))' | head -n 5)
 	[ -n "$kmsg" ] && left+=$'\n'"> written to the host's kernel log:"$'\n'"$kmsg"
 	left=$(sed '/^$/d' <<<"$left")
 	if [ -z "$left" ]; then
-		say "host clean: yes (no leftover cgroups, mounts, links, iptables rules, nspawn state$([ -z "${KEEP:-}" ] && echo ", run dir"))"
+		say "host clean: yes (no leftover machine process, cgroup, mount, link, iptables rule, nspawn state$([ -z "${KEEP:-}" ] && echo ", machine dir, run dir"))"
 	else
 		say "host clean: NO; left on the host ('>' new, '<' gone):"
 		sed 's/^/    /' <<<"$left"
@@ -241,6 +167,7 @@ command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v iptables-save >/dev/null || missing+=(iptables)
 command -v jq >/dev/null || missing+=(jq)
+command -v pgrep >/dev/null || missing+=(procps)
 for c in flock nsenter mountpoint findmnt; do command -v $c >/dev/null || missing+=(util-linux); done
 if [ ${#missing[@]} -gt 0 ]; then
 	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
@@ -258,132 +185,105 @@ smoke_inputs
 smoke_kube_bench
 timed inputs "$(since "$t")"
 
-# ---- 3. the rootfs, built once per package list
+# ---- 3. the rootfs, built once per package list (the Vagrant box's base too)
 t=$EPOCHREALTIME
 smoke_rootfs
 timed rootfs "$(since "$t")"
 
-# ---- 4. the run dir: a copy of the rootfs plus k8s-single, config, init, units, scenario
+# ---- 4. the machine: made from the smoke rootfs, booted, no up at boot
 t=$EPOCHREALTIME
+[ ! -e "$MDIR" ] || die "machine $MACHINE exists already ($MDIR): k8s-single machine down --name $MACHINE --purge"
 RUN=$SMOKE/runs/$(date +%Y%m%d-%H%M%S)-$$
-R=$RUN/rootfs SHARE=$RUN/share
+SHARE=$RUN/share
 mkdir -p "$RUN" "$SHARE"
-cp -a --reflink=auto "$ROOTFS" "$R"
-install -m 0755 "$K8S_SINGLE" "$R/usr/local/bin/k8s-single"
-[ -x "$REPO/bin/dashboard-login" ] && install -m 0755 "$REPO/bin/dashboard-login" "$R/usr/local/bin/dashboard-login"
-# PID 1 before systemd: the product's own (k8s-single machine's).
-"$K8S_SINGLE" machine init-script >"$R/usr/local/sbin/nsinit" && chmod 0755 "$R/usr/local/sbin/nsinit"
-install -m 0755 "$HERE/scenario.sh" "$R/usr/local/sbin/k8s-smoke-scenario"
-echo "$NODE_NAME" >"$R/etc/hostname"
-printf '127.0.0.1 localhost\n%s %s\n' "$NODE_IP" "$NODE_NAME" >"$R/etc/hosts"
-mkdir -p "$R/etc/k8s-single"
-smoke_cluster_config /opt/k8s-single/binaries "${IMAGES:+/opt/k8s-single/images}" >"$R/etc/k8s-single/cluster.yaml"
-if ! "$K8S_SINGLE" config validate --file "$R/etc/k8s-single/cluster.yaml" >"$RUN/validate.out" 2>&1; then
-	sed 's/^/    /' "$RUN/validate.out" "$R/etc/k8s-single/cluster.yaml"
-	die "the cluster config (above) does not validate: $R/etc/k8s-single/cluster.yaml"
-fi
-# kube-bench for the cis step: the binary bind-mounted, its config dir (ours
-# merged over upstream's) written into the rootfs.
-smoke_kube_bench_cfg "$R/etc/kube-bench/cfg"
-KUBE_BENCH=/opt/kube-bench/kube-bench KUBE_BENCH_CFG=/etc/kube-bench/cfg smoke_env >"$R/etc/k8s-smoke.env"
-# The node IP: inside the container's private network namespace (a veth pair:
-# no dummy driver in this kernel), with the default route through it.
-smoke_node_net_unit default-route >"$R/etc/systemd/system/node-net.service"
-smoke_scenario_unit poweroff >"$R/etc/systemd/system/k8s-smoke.service"
-# /dev/kmsg is the host's kernel log (bound for the kubelet): journald must
-# neither import the host's ring buffer nor log its own messages into it.
-mkdir -p "$R/etc/systemd/journald.conf.d" "$R/etc/systemd/system/systemd-journald.service.d"
-printf '[Journal]\nReadKMsg=no\n' >"$R/etc/systemd/journald.conf.d/k8s-smoke.conf"
-printf '[Service]\nEnvironment=SYSTEMD_LOG_TARGET=console\n' >"$R/etc/systemd/system/systemd-journald.service.d/k8s-smoke.conf"
-systemctl --root="$R" enable node-net.service k8s-smoke.service >/dev/null 2>&1 ||
-	die "systemctl --root enable failed"
 : >"$SHARE/scenario.log"
 [ "${HOLD:-}" = 1 ] && touch "$SHARE/HOLD"
-timed prepare "$(since "$t")"
-
-# ---- 5. boot
-NSPAWN=(systemd-nspawn -D "$R" --machine="$MACHINE"
-	--register=no --keep-unit # no machined on this host; we made our own cgroups
-	--private-network         # the node IP is a veth pair inside (node-net.service)
-	--capability=CAP_SYSLOG --bind=/dev/kmsg # the kubelet's OOM watcher reads /dev/kmsg
-	--system-call-filter=@keyring            # runc joins a session keyring
-	--bind="$SHARE:/mnt/share" --bind-ro="$BIN_DIR:/opt/k8s-single/binaries"
-	--bind-ro="$KUBE_BENCH_DIR:/opt/kube-bench"
-	--resolv-conf=off --link-journal=no --console=read-only --kill-signal=SIGRTMIN+3)
-[ -n "${IMAGES:-}" ] && NSPAWN+=(--bind-ro="$IMAGES:/opt/k8s-single/images")
-[ -n "${OLD_BIN_DIR:-}" ] && NSPAWN+=(--bind-ro="$OLD_BIN_DIR:/opt/k8s-single/binaries-old")
+# The machine's own config follows the smoke's (its dashboard image decides
+# whether the dashboard is forwarded); the node is the machine's.
+NODE_IP='' smoke_cluster_config /opt/k8s-single/binaries "${IMAGES:+/opt/k8s-single/images}" >"$RUN/machine.yaml"
+UP=(-c "$RUN/machine.yaml" machine up --name "$MACHINE" --no-up --rootfs "$ROOTFS" --cache-dir "$CACHE_DIR"
+	--binaries-dir "$BIN_DIR" --timeout 300s
+	--bind "$SHARE:/mnt/share" --bind-ro "$KUBE_BENCH_DIR:/opt/kube-bench")
+[ -n "${IMAGES:-}" ] && UP+=(--images "$IMAGES")
+[ -n "${OLD_BIN_DIR:-}" ] && UP+=(--bind-ro "$OLD_BIN_DIR:/opt/k8s-single/binaries-old")
 # The images step builds images inside the node (runtime.images auto with no
 # registry): the host's Go toolchain, and its caches as binaries.cacheDir's
 # (modules, builds and wrapper modules with their go.sum: no network needed).
 GOROOT_HOST=$(go env GOROOT 2>/dev/null || true)
 if [ -x "$GOROOT_HOST/bin/go" ] && [ -d "$CACHE_DIR/gomodcache" ] && [ -d "$CACHE_DIR/gocache" ] && [ -d "$CACHE_DIR/work" ]; then
-	NSPAWN+=(--bind-ro="$GOROOT_HOST:/opt/k8s-single/go")
-	for d in gomodcache gocache work; do NSPAWN+=(--bind="$CACHE_DIR/$d:/var/cache/k8s-single/$d"); done
+	UP+=(--bind-ro "$GOROOT_HOST:/opt/k8s-single/go")
+	for d in gomodcache gocache work; do UP+=(--bind "$CACHE_DIR/$d:/var/cache/k8s-single/$d"); done
 fi
-NSPAWN+=(/usr/local/sbin/nsinit)
-echo "${NSPAWN[*]}" >"$RUN/nspawn.cmd"
-say "booting: ${NSPAWN[*]}"
-say "run dir $RUN; scenario log follows (timeout ${TIMEOUT}s)"
-T_BOOT=$EPOCHREALTIME
-boot_container() {
-	setsid "$SELF" __cg-enter "$CGNAME" "$SHARE/t0" "${NSPAWN[@]}" </dev/null >>"$RUN/console.log" 2>&1 &
-	NSPAWN_PID=$!
-}
-: >"$RUN/console.log"
-boot_container
+say "k8s-single ${UP[*]}"
+date +%s.%N >"$SHARE/t0"
+MADE=1
+if ! "$K8S_SINGLE" "${UP[@]}" 2>&1 | tee "$RUN/machine.log" | sed 's/^/    /'; then
+	die "k8s-single machine up failed (above)"
+fi
+timed machine-up "$(since "$t")"
 
-# ---- 6. wait, streaming the scenario log; a reboot the scenario asks for
-# (its reboot steps write $SHARE/REBOOT, then run systemctl reboot, which
-# makes systemd-nspawn exit) boots the same rootfs again, as a machine
-# comes back from a reboot.
+# ---- 5. the scenario inside: its files, its node, its unit started
+t=$EPOCHREALTIME
+NODE_NAME=$MACHINE
+NODE_IP=$(machine status -o json | jq -r '.[0].nodeAddress')
+NODE_NET_UNIT=k8s-single-machine-net.service
+R=$MDIR/rootfs
+[ -n "$NODE_IP" ] && [ -d "$R" ] || die "machine status gave no node address, or $R is missing"
+install -m 0755 "$HERE/scenario.sh" "$R/usr/local/sbin/k8s-smoke-scenario"
+[ -x "$REPO/bin/dashboard-login" ] && install -m 0755 "$REPO/bin/dashboard-login" "$R/usr/local/bin/dashboard-login"
+smoke_cluster_config /opt/k8s-single/binaries "${IMAGES:+/opt/k8s-single/images}" >"$R/etc/k8s-single/cluster.yaml"
+if ! "$K8S_SINGLE" config validate --file "$R/etc/k8s-single/cluster.yaml" >"$RUN/validate.out" 2>&1; then
+	sed 's/^/    /' "$RUN/validate.out" "$R/etc/k8s-single/cluster.yaml"
+	die "the cluster config (above) does not validate: $R/etc/k8s-single/cluster.yaml"
+fi
+# kube-bench for the cis step: the binary bound in, its config dir (ours
+# merged over upstream's) written into the rootfs.
+smoke_kube_bench_cfg "$R/etc/kube-bench/cfg"
+KUBE_BENCH=/opt/kube-bench/kube-bench KUBE_BENCH_CFG=/etc/kube-bench/cfg smoke_env >"$R/etc/k8s-smoke.env"
+smoke_scenario_unit poweroff >"$R/etc/systemd/system/k8s-smoke.service"
+machine shell -- sh -c 'systemctl daemon-reload && systemctl enable --now --no-block k8s-smoke.service' >/dev/null 2>&1 ||
+	die "could not start the scenario in machine $MACHINE (k8s-single machine shell --name $MACHINE -- systemctl enable --now k8s-smoke.service)"
+timed scenario-start "$(since "$t")"
+say "machine $MACHINE (node $NODE_IP), its dir $MDIR, run dir $RUN; scenario log follows (timeout ${TIMEOUT}s)"
+
+# ---- 6. wait, streaming the scenario log; the machine boots again by itself
+# when a step reboots it, and powers off when the scenario is done.
+T_BOOT=$(cat "$SHARE/t0")
 flush_log() { smoke_stream_log "$SHARE/scenario.log"; }
-result_at=
-while :; do
-while kill -0 "$NSPAWN_PID" 2>/dev/null; do
+result_at='' held=''
+while machine_running; do
 	flush_log
 	if [ -z "$result_at" ] && [ -s "$SHARE/result" ]; then result_at=$SECONDS; fi
 	if awk -v a="$(since "$T_BOOT")" -v m="$TIMEOUT" 'BEGIN { exit !(a > m) }'; then
 		TIMED_OUT=1
-		say "TIMEOUT: the container ran longer than ${TIMEOUT}s"
+		say "TIMEOUT: the machine ran longer than ${TIMEOUT}s"
 		break
 	fi
 	if [ -n "$result_at" ] && [ "${HOLD:-}" = 1 ]; then
-		if [ -z "${held:-}" ]; then
+		if [ -z "$held" ]; then
 			held=1
-			say "HOLD=1: the container stays up until it powers off or TIMEOUT; attach with:"
-			say "  nsenter -t $(ps -o pid= --ppid "$NSPAWN_PID" | head -n 1 | tr -d ' ') -a bash     (then: systemctl poweroff)"
+			say "HOLD=1: machine $MACHINE stays up until it powers off or TIMEOUT; enter it with:"
+			say "  $K8S_SINGLE machine shell --name $MACHINE     (then: systemctl poweroff)"
 		fi
 	elif [ -n "$result_at" ] && [ $((SECONDS - result_at)) -gt "$POWEROFF_WAIT" ]; then
-		say "the scenario finished but the container did not power off within ${POWEROFF_WAIT}s"
+		say "the scenario finished but the machine did not power off within ${POWEROFF_WAIT}s"
 		break
 	fi
 	sleep 0.5
 done
-if [ -z "$TIMED_OUT" ] && [ -z "$result_at" ] && [ -e "$SHARE/REBOOT" ] && ! kill -0 "$NSPAWN_PID" 2>/dev/null; then
-	rm -f "$SHARE/REBOOT"
-	stop_container
-	say "the container rebooted (systemd-nspawn exit $NSPAWN_RC); booting the same rootfs again"
-	boot_container
-	continue
-fi
-break
-done
 T_RUN=$(since "$T_BOOT")
-if [ -n "$result_at" ] && ! kill -0 "$NSPAWN_PID" 2>/dev/null; then
+if [ -n "$result_at" ] && ! machine_running; then
 	timed poweroff "$(awk -v a="$(date +%s.%N)" -v b="$(stat -c %.9Y "$SHARE/result")" 'BEGIN { printf "%.1f", a - b }')"
 fi
 flush_log
-t=$EPOCHREALTIME
-stop_container || true
-timed stop "$(since "$t")"
 timed boot+scenario "$T_RUN"
 
 # ---- 7. verdict
 echo
 RESULT=$(grep -m1 '^RESULT:' "$SHARE/result" 2>/dev/null || true)
 if [ -z "$RESULT" ] || [ -n "$TIMED_OUT" ] || [ "$RESULT" != "RESULT: PASS" ]; then
-	say "console (last 40 lines of $RUN/console.log):"
-	tail -n 40 "$RUN/console.log" | sed 's/^/    /'
+	say "console (last 40 lines of $MDIR/console.log):"
+	tail -n 40 "$MDIR/console.log" | sed 's/^/    /'
 fi
 [ -s "$SHARE/boot" ] && . "$SHARE/boot"
 printf '\n==== host timings (seconds)\n'
@@ -395,10 +295,10 @@ done
 printf '%-16s %8s\n' total "$(since "$T_ALL")"
 echo
 if [ -n "$TIMED_OUT" ]; then
-	say "FAIL: timeout after ${TIMEOUT}s (systemd-nspawn exit ${NSPAWN_RC:-?})"
+	say "FAIL: timeout after ${TIMEOUT}s"
 	exit 1
 elif [ -z "$RESULT" ]; then
-	say "FAIL: the scenario wrote no result (systemd-nspawn exit ${NSPAWN_RC:-?}); see the console above"
+	say "FAIL: the scenario wrote no result; see the console above"
 	exit 1
 elif [ "$RESULT" != "RESULT: PASS" ]; then
 	say "FAIL: $(tr '\n' ';' <"$SHARE/result")"

@@ -21,7 +21,7 @@ set -u -o pipefail
 SHARE=/mnt/share
 exec >>"$SHARE/scenario.log" 2>&1
 
-# Written by smoke_env (lib.sh): NODE_NAME NODE_IP KILL_PHASE KILL_AFTER NOOP_MAX
+# Written by smoke_env (lib.sh): NODE_NAME NODE_IP NODE_NET_UNIT KILL_PHASE KILL_AFTER NOOP_MAX
 # STEP_TIMEOUT NODE_WAIT STATUS_WAIT STEPS K8S_SINGLE_SERIAL
 . /etc/k8s-smoke.env
 export K8S_SINGLE_SERIAL
@@ -166,17 +166,17 @@ s_boot() {
 	t0=$(cat "$SHARE/t0" 2>/dev/null || echo "$T_START")
 	BOOT_SYSTEMD=$(awk -v a="$mu" -v b="$us" 'BEGIN { printf "%.2f", (a - b) / 1e6 }')
 	BOOT_HOST=$(awk -v a="$T_START" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')
-	echo "boot: systemd start -> multi-user.target ${BOOT_SYSTEMD}s; host exec of systemd-nspawn -> scenario start ${BOOT_HOST}s"
+	echo "boot: systemd start -> multi-user.target ${BOOT_SYSTEMD}s; host start of the machine (or VM) -> scenario start ${BOOT_HOST}s"
 	printf 'boot_systemd=%s\nboot_host=%s\n' "$BOOT_SYSTEMD" "$BOOT_HOST" >"$SHARE/boot"
 	echo "cgroup mounts:"
 	awk '$9 ~ /^cgroup/ { print "  " $5, $6 }' /proc/self/mountinfo
-	echo "this unit's cgroups (under the launcher's k8s-smoke-<pid>, not the host's roots):"
+	echo "this unit's cgroups (under the machine's, never at the host's roots):"
 	sed 's/^/  /' /proc/self/cgroup
 	echo "sysctl shadows: $(ls /run/fake-sysctl 2>/dev/null | tr '\n' ' ')"
 	ip -br addr
 	k8s-single version
-	ip -br addr show node0 | grep -qw "$NODE_IP" || { echo "node IP $NODE_IP is not on node0 (node-net.service)"; systemctl status --no-pager node-net.service; return 1; }
-	grep -q '^1 *$' /proc/sys/vm/overcommit_memory || { echo "vm.overcommit_memory is not 1 (nsinit)"; return 1; }
+	ip -br addr show node0 | grep -qw "$NODE_IP" || { echo "node IP $NODE_IP is not on node0 ($NODE_NET_UNIT)"; systemctl status --no-pager "$NODE_NET_UNIT"; return 1; }
+	grep -q '^1 *$' /proc/sys/vm/overcommit_memory || { echo "vm.overcommit_memory is not 1 (the machine's init script)"; return 1; }
 }
 
 # up: from nothing to every phase done, ending with the summary: versions,
@@ -942,7 +942,7 @@ s_ip_change() {
 		sha256sum "$f" | cut -d' ' -f1 >"/var/lib/k8s-smoke/certs-before/$(echo "${f#/etc/kubernetes/pki/}" | tr / _)"
 	done
 	echo "$new" >"$NEW_IP_FILE"
-	sed -i "s#$NODE_IP/24#$new/24#; s#Node IP $NODE_IP#Node IP $new#" /etc/systemd/system/node-net.service
+	sed -i "s#$NODE_IP/24#$new/24#; s#$NODE_IP on node0#$new on node0#" "/etc/systemd/system/$NODE_NET_UNIT"
 	sed -i "s#^$NODE_IP #$new #" /etc/hosts
 	sed -i '/^  address: /d' /etc/k8s-single/config.yaml
 	echo "node0 moves from $NODE_IP to $new; the kept config no longer pins node.address"

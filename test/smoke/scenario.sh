@@ -570,7 +570,10 @@ dashboard_headlamp() {
 	fi
 	command -v dashboard-login >/dev/null || { echo "no dashboard-login in this machine (lib.sh builds it with the real Headlamp)"; return 1; }
 	(umask 077 && printf '%s\n' "$token" >"$OUT/dashboard.token") || return 1
-	run dashboard-login -url "$url" -token-file "$OUT/dashboard.token" -out "$SHARE" -user-data-dir "$OUT/chromium" -timeout 180s
+	run dashboard-login -url "$url" -token-file "$OUT/dashboard.token" -out "$SHARE" -user-data-dir "$OUT/chromium" -timeout 180s && return 0
+	echo "---- Headlamp's log (the browser login failed)"
+	kubectl -n headlamp logs deploy/headlamp --tail=40
+	return 1
 }
 
 # dashboard_standin URL TOKEN: the test-only stand-in, which calls the

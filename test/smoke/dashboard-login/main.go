@@ -18,11 +18,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -83,11 +87,16 @@ func run(o options) error {
 	if err := chromedp.Do(ctx); err != nil {
 		return fmt.Errorf("starting %s: %w", o.chromium, err)
 	}
+	var browserLog traffic
+	if err := browserLog.watch(ctx); err != nil {
+		return fmt.Errorf("watching the page's requests: %w", err)
+	}
 	base := o.url + "c/" + o.cluster + "/"
 	pages := []page{
 		{
-			name: "login",
-			what: `the "ID token" field`,
+			name:        "login",
+			what:        `the "ID token" field`,
+			reloadAfter: time.Minute,
 			run: []chromedp.Action[chromedp.Void]{
 				chromedp.Navigate(o.url),
 				chromedp.WaitVisible(chromedp.ID("token")),
@@ -114,9 +123,18 @@ func run(o options) error {
 	}
 	for _, p := range pages {
 		t := time.Now()
-		if err := p.load(ctx, o.timeout); err != nil {
+		err := p.load(ctx, o.timeout)
+		if errors.Is(err, errStalled) {
+			// Seen once in CI (2026-12-02): Headlamp's spinner for 3 min
+			// on the first load. Said loudly, with what the page waited
+			// for, then one reload, as a user would.
+			fmt.Printf("%s: %s not there after %s: reloading once; page text %q\n%s\n", p.name, p.what, p.reloadAfter, bodyText(ctx), browserLog.String())
+			p.reloadAfter = 0
+			err = p.load(ctx, o.timeout)
+		}
+		if err != nil {
 			shot := p.screenshot(ctx, o.out, "-failed")
-			return fmt.Errorf("%s: waiting for %s: %w (page text: %q; screenshot %s)", p.name, p.what, err, bodyText(ctx), shot)
+			return fmt.Errorf("%s: waiting for %s: %w (page text: %q; screenshot %s)\n%s", p.name, p.what, err, bodyText(ctx), shot, browserLog.String())
 		}
 		loc, _ := chromedp.Run(ctx, chromedp.Location())
 		fmt.Printf("%s: %s in %.1fs at %s; screenshot %s\n", p.name, p.what, time.Since(t).Seconds(), loc, p.screenshot(ctx, o.out, ""))
@@ -124,16 +142,29 @@ func run(o options) error {
 	return nil
 }
 
-// A page is one step of the login: what it waits for and how.
+// A page is one step of the login: what it waits for and how. A page with
+// reloadAfter is loaded again (its actions run anew) when it is not there
+// after that long.
 type page struct {
-	name, what string
-	run        []chromedp.Action[chromedp.Void]
+	name, what  string
+	run         []chromedp.Action[chromedp.Void]
+	reloadAfter time.Duration
 }
 
+// errStalled is load's error when a page with reloadAfter is not there by then.
+var errStalled = errors.New("stalled")
+
 func (p page) load(ctx context.Context, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	limit := timeout
+	if p.reloadAfter > 0 && p.reloadAfter < timeout {
+		limit = p.reloadAfter
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	err := chromedp.Do(ctx, p.run...)
+	if errors.Is(err, context.DeadlineExceeded) && limit < timeout {
+		return errStalled
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("not there after %s", timeout)
 	}
@@ -183,4 +214,56 @@ func bodyText(ctx context.Context) string {
 		text = text[:400] + "..."
 	}
 	return text
+}
+
+// traffic records what the page asked for and what went wrong in it, for
+// the error of a page that did not load: the requests still unanswered, the
+// failed ones and the script exceptions.
+type traffic struct {
+	mu         sync.Mutex
+	pending    map[network.RequestID]string
+	failed     []string
+	exceptions []string
+}
+
+// watch enables the tab's network events and records them.
+func (t *traffic) watch(ctx context.Context) error {
+	t.pending = map[network.RequestID]string{}
+	if err := chromedp.Listen(ctx, t.record); err != nil {
+		return err
+	}
+	return chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{})
+		return err
+	}))
+}
+
+func (t *traffic) record(ev any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch e := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		t.pending[e.RequestID] = e.Request.Method + " " + e.Request.URL
+	case *network.EventLoadingFinished:
+		delete(t.pending, e.RequestID)
+	case *network.EventLoadingFailed:
+		t.failed = append(t.failed, t.pending[e.RequestID]+": "+e.ErrorText)
+		delete(t.pending, e.RequestID)
+	case *cdpruntime.EventExceptionThrown:
+		if d := e.ExceptionDetails; d != nil {
+			t.exceptions = append(t.exceptions, d.Text+" "+d.URL)
+		}
+	}
+}
+
+// String lists the unanswered and failed requests and the exceptions.
+func (t *traffic) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var pending []string
+	for _, r := range t.pending {
+		pending = append(pending, r)
+	}
+	sort.Strings(pending)
+	return fmt.Sprintf("  requests unanswered: %q\n  requests failed: %q\n  script exceptions: %q", pending, t.failed, t.exceptions)
 }

@@ -39,6 +39,7 @@ func main() {
 	flag.StringVar(&o.userDataDir, "user-data-dir", "", "Chromium's profile directory (default: a new temporary one)")
 	flag.StringVar(&o.cluster, "cluster", "main", "Headlamp's name of the cluster (in-cluster: main)")
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "how long each page may take")
+	flag.DurationVar(&o.reloadAfter, "reload-after", time.Minute, "the login page is loaded again, once, when its field is not there after this long")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "dashboard-login:", err)
@@ -48,7 +49,7 @@ func main() {
 
 type options struct {
 	url, tokenFile, out, chromium, userDataDir, cluster string
-	timeout                                             time.Duration
+	timeout, reloadAfter                                time.Duration
 }
 
 func run(o options) error {
@@ -96,7 +97,7 @@ func run(o options) error {
 		{
 			name:        "login",
 			what:        `the "ID token" field`,
-			reloadAfter: time.Minute,
+			reloadAfter: o.reloadAfter,
 			run: []chromedp.Action[chromedp.Void]{
 				chromedp.Navigate(o.url),
 				chromedp.WaitVisible(chromedp.ID("token")),

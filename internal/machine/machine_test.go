@@ -165,6 +165,9 @@ func TestCheckBaseRootfs(t *testing.T) {
 		t.Errorf("no --rootfs: %v", err)
 	}
 	dir := t.TempDir()
+	if err := checkBaseRootfs(dir + "/missing"); err == nil || !strings.Contains(err.Error(), dir+"/missing") || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("missing dir: %v, want the value and that it is no dir", err)
+	}
 	if err := checkBaseRootfs("rel"); err == nil || !strings.Contains(err.Error(), `--rootfs "rel"`) {
 		t.Errorf("relative: %v", err)
 	}

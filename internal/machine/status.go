@@ -65,15 +65,16 @@ func dash(s string) string {
 // cluster from the host.
 func Summary(m *Machine) string {
 	var b strings.Builder
+	row := func(k, v string) { fmt.Fprintf(&b, "  %-11s  %s\n", k, v) }
+	down := "k8s-single machine down --name " + m.Name + "   (--purge also removes its disk)"
 	if m.NoUp {
 		fmt.Fprintf(&b, "\nMachine %s runs, without a cluster yet (--no-up; systemd-nspawn, node %s inside).\n", m.Name, m.NodeAddress)
-		fmt.Fprintf(&b, "  %-11s  %s\n", "up", "k8s-single machine shell --name "+m.Name+" -- k8s-single up   (config: "+clusterConfig+")")
-		fmt.Fprintf(&b, "  %-11s  %s\n", "API server", "https://"+loopback(m.APIPort)+" once the cluster is up (the host's loopback, forwarded)")
-		fmt.Fprintf(&b, "  %-11s  %s\n", "down", "k8s-single machine down --name "+m.Name+"   (--purge also removes its disk)")
+		row("up", "k8s-single machine shell --name "+m.Name+" -- k8s-single up   (config: "+clusterConfig+")")
+		row("API server", "https://"+loopback(m.APIPort)+" once the cluster is up (the host's loopback, forwarded)")
+		row("down", down)
 		return b.String()
 	}
 	fmt.Fprintf(&b, "\nMachine %s runs a verified single-node cluster (systemd-nspawn; node %s inside).\n", m.Name, m.NodeAddress)
-	row := func(k, v string) { fmt.Fprintf(&b, "  %-11s  %s\n", k, v) }
 	row("API server", "https://"+loopback(m.APIPort)+" (the host's loopback, forwarded into the machine)")
 	row("kubeconfig", m.Kubeconfig+"   export KUBECONFIG="+m.Kubeconfig)
 	row("kubectl", m.BinariesDir+"/kubectl --kubeconfig "+m.Kubeconfig+" get nodes")
@@ -82,6 +83,6 @@ func Summary(m *Machine) string {
 	}
 	row("shell", "k8s-single machine shell --name "+m.Name+"   (root inside; kubectl, k8s-single status)")
 	row("status", "k8s-single machine status --name "+m.Name)
-	row("down", "k8s-single machine down --name "+m.Name+"   (--purge also removes its disk)")
+	row("down", down)
 	return b.String()
 }

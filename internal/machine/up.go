@@ -241,6 +241,9 @@ func checkBaseRootfs(dir string) error {
 	if !filepath.IsAbs(dir) {
 		return fmt.Errorf("--rootfs %q: want an absolute path to a root file system (e.g. --rootfs /srv/rootfs)", dir)
 	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("--rootfs %q is not a directory: give the root file system's dir (e.g. one debootstrap made), or leave the flag out for the cached one", dir)
+	}
 	for _, p := range []string{"lib/systemd/systemd", "bin/sh", "bin/mountpoint", "bin/ip"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			return fmt.Errorf("--rootfs %q has no /%s: a machine needs a Debian-like root file system with systemd, util-linux and iproute2 (leave the flag out for the cached one)", dir, p)

@@ -3,15 +3,17 @@
 GO        ?= go
 CACHE_DIR ?= /var/cache/k8s-single
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -X github.com/k8s-single/k8s-single/internal/install.Version=$(VERSION)
+LDFLAGS   := -X github.com/k8s-single/k8s-single/internal/version.Version=$(VERSION)
 BIN       := bin/k8s-single
 
 .PHONY: all build up down machine-test test lint integration binaries images kube-bench smoke smoke-upgrade vagrant bench-up bench bench-cli fuzz clean
 
 all: build
 
+# build: bin/k8s-single, the quick front (version, etcd health), and
+# bin/k8s-single-full, every command; the front hands the rest to the binary beside it.
 build:
-	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/k8s-single
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/k8s-single ./cmd/k8s-single-full
 
 # up: a single-node cluster with the defaults (root): on this machine when systemd is
 # PID 1, else in a systemd-nspawn machine (k8s-single machine up). Installs what the

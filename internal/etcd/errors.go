@@ -2,68 +2,26 @@ package etcd
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/url"
 	"strings"
-	"syscall"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/k8s-single/k8s-single/internal/etcdconn"
 )
-
-// Kinds of EndpointError; match them with errors.Is.
-var (
-	// ErrRefused: nothing listens on the endpoint's port.
-	ErrRefused = errors.New("connection refused")
-	// ErrTimeout: no answer within the dial or command timeout.
-	ErrTimeout = errors.New("timed out")
-	// ErrClientCertificate: etcd rejected our client certificate (or its absence).
-	ErrClientCertificate = errors.New("client certificate rejected")
-	// ErrServerCertificate: etcd's serving certificate failed verification.
-	ErrServerCertificate = errors.New("server certificate not trusted")
-	// ErrUnreachable: any other network failure (no route, unknown host...).
-	ErrUnreachable = errors.New("unreachable")
-)
-
-// EndpointError says why an etcd endpoint could not be used and what to do.
-type EndpointError struct {
-	// Endpoint is the client URL that failed.
-	Endpoint string
-	// Kind is one of the Err* kinds above.
-	Kind error
-	// Hint is the likely cause and the next step, in words.
-	Hint string
-}
-
-// Error returns "etcd ENDPOINT: KIND: HINT".
-func (e *EndpointError) Error() string {
-	return fmt.Sprintf("etcd %s: %s: %s", e.Endpoint, e.Kind, e.Hint)
-}
-
-// Unwrap returns the kind, so errors.Is(err, ErrRefused) works.
-func (e *EndpointError) Unwrap() error { return e.Kind }
 
 // explainConnection says why no connection to endpoints could be made or
 // used, by probing each directly: gRPC only reports that it had none.
 func (c *Client) explainConnection(ctx context.Context, endpoints []string) error {
 	var errs []error
 	for _, ep := range endpoints {
-		if err := c.probe(ctx, ep, c.tls); err != nil {
-			errs = append(errs, c.classify(ep, err))
+		if err := etcdconn.Probe(ctx, c.opts, ep, c.tls); err != nil {
+			errs = append(errs, etcdconn.Diagnose(c.opts, ep, err))
 		}
 	}
 	if len(errs) == 0 {
-		return &EndpointError{
-			Endpoint: strings.Join(endpoints, ","),
-			Kind:     ErrTimeout,
-			Hint: fmt.Sprintf("etcd accepts our TLS connection but did not answer within %s: it may have lost its leader or be starved of disk; see `journalctl -u etcd`",
-				c.opts.CommandTimeout),
-		}
+		return etcdconn.NotAnswering(c.opts, strings.Join(endpoints, ","))
 	}
 	return errors.Join(errs...)
 }
@@ -71,7 +29,7 @@ func (c *Client) explainConnection(ctx context.Context, endpoints []string) erro
 // reachable reports whether any endpoint accepts our TLS connection now.
 func (c *Client) reachable(ctx context.Context, endpoints []string) bool {
 	for _, ep := range endpoints {
-		if c.probe(ctx, ep, c.tls) == nil {
+		if etcdconn.Probe(ctx, c.opts, ep, c.tls) == nil {
 			return true
 		}
 	}
@@ -93,71 +51,4 @@ func withoutRPCDump(err error) error {
 		return errors.New(s.Message())
 	}
 	return err
-}
-
-// probe opens a TLS connection to endpoint with cfg and exchanges one request,
-// returning the raw network or TLS error if any.
-func (c *Client) probe(ctx context.Context, endpoint string, cfg *tls.Config) error {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
-	defer cancel()
-	cfg = cfg.Clone()
-	cfg.ServerName = u.Hostname()
-	conn, err := (&tls.Dialer{Config: cfg}).DialContext(ctx, "tcp", u.Host)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return exchange(ctx, conn)
-}
-
-// exchange sends a request and waits for the first byte of the answer. Under
-// TLS 1.3 a server rejects a client certificate after the client's side of
-// the handshake is done, so only a read shows whether it did.
-func exchange(ctx context.Context, conn net.Conn) error {
-	if deadline, ok := ctx.Deadline(); ok {
-		if err := conn.SetDeadline(deadline); err != nil {
-			return err
-		}
-	}
-	if _, err := io.WriteString(conn, "GET /version HTTP/1.0\r\n\r\n"); err != nil {
-		return err
-	}
-	_, err := conn.Read(make([]byte, 1))
-	return err
-}
-
-// classify names the kind of a probe failure and the next step.
-func (c *Client) classify(endpoint string, err error) *EndpointError {
-	kind, hint := c.diagnose(err)
-	return &EndpointError{Endpoint: endpoint, Kind: kind, Hint: hint}
-}
-
-func (c *Client) diagnose(err error) (kind error, hint string) {
-	var (
-		alert     *net.OpError
-		authority x509.UnknownAuthorityError
-		hostname  x509.HostnameError
-		invalid   x509.CertificateInvalidError
-		netErr    net.Error
-	)
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return ErrRefused, "nothing listens there: is etcd running? check `systemctl status etcd` and `journalctl -u etcd`"
-	case errors.As(err, &alert) && alert.Op == "remote error":
-		return ErrClientCertificate, fmt.Sprintf("etcd refused client certificate %s (%v): it must be signed by the CA etcd trusts (--trusted-ca-file, normally %s) and be valid now; renew it with `k8s-single certs renew`",
-			c.opts.Cert, alert.Err, c.opts.CACert)
-	case errors.As(err, &authority):
-		return ErrServerCertificate, fmt.Sprintf("etcd's serving certificate is not signed by CA %s: this CA file belongs to another PKI than the running etcd", c.opts.CACert)
-	case errors.As(err, &hostname):
-		return ErrServerCertificate, fmt.Sprintf("etcd's serving certificate does not name %s: add it to the etcd/server certificate's SANs", hostname.Host)
-	case errors.As(err, &invalid):
-		return ErrServerCertificate, fmt.Sprintf("etcd's serving certificate is invalid (%v): renew it with `k8s-single certs renew`", invalid)
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return ErrTimeout, fmt.Sprintf("no answer within %s: is the address right, and is the port open (firewall)?", c.opts.DialTimeout)
-	}
-	return ErrUnreachable, fmt.Sprintf("%v: check the endpoint's address and the network", err)
 }

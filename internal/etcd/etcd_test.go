@@ -15,6 +15,7 @@ import (
 
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/etcd"
+	"github.com/k8s-single/k8s-single/internal/etcdconn"
 	"github.com/k8s-single/k8s-single/internal/host"
 )
 
@@ -22,8 +23,8 @@ func TestOptionsFromConfig(t *testing.T) {
 	root := t.TempDir()
 	c := config.Default(config.HostFacts{Hostname: "node"})
 	c.Etcd.ClientPort = 12379
-	got := etcd.OptionsFromConfig(host.Root(root), c)
-	want := etcd.Options{
+	got := etcdconn.OptionsFromConfig(host.Root(root), c)
+	want := etcdconn.Options{
 		Endpoints:      []string{"https://127.0.0.1:12379"},
 		CACert:         filepath.Join(root, "etc/kubernetes/pki/etcd/ca.crt"),
 		Cert:           filepath.Join(root, "etc/kubernetes/pki/etcd/healthcheck-client.crt"),
@@ -39,19 +40,19 @@ func TestOptionsFromConfig(t *testing.T) {
 
 func TestNewRejectsBadOptions(t *testing.T) {
 	p := newTestPKI(t)
-	good := etcd.Options{Endpoints: []string{"https://127.0.0.1:2379"}, CACert: p.CA, Cert: p.ClientCert, Key: p.ClientKey}
+	good := etcdconn.Options{Endpoints: []string{"https://127.0.0.1:2379"}, CACert: p.CA, Cert: p.ClientCert, Key: p.ClientKey}
 	for _, tc := range []struct {
 		name   string
-		change func(*etcd.Options)
+		change func(*etcdconn.Options)
 		want   string
 	}{
-		{"no endpoint", func(o *etcd.Options) { o.Endpoints = nil }, "no endpoint"},
-		{"plain http", func(o *etcd.Options) { o.Endpoints = []string{"http://127.0.0.1:2379"} }, "only speaks TLS"},
-		{"no port", func(o *etcd.Options) { o.Endpoints = []string{"https://127.0.0.1"} }, "want https://HOST:PORT"},
-		{"no client key", func(o *etcd.Options) { o.Key = "" }, "all required"},
-		{"missing CA", func(o *etcd.Options) { o.CACert = "/nonexistent/ca.crt" }, "/nonexistent/ca.crt"},
-		{"CA not PEM", func(o *etcd.Options) { o.CACert = p.ClientKey }, "holds no PEM certificate"},
-		{"missing cert", func(o *etcd.Options) { o.Cert = "/nonexistent/c.crt" }, "k8s-single phase run certs"},
+		{"no endpoint", func(o *etcdconn.Options) { o.Endpoints = nil }, "no endpoint"},
+		{"plain http", func(o *etcdconn.Options) { o.Endpoints = []string{"http://127.0.0.1:2379"} }, "only speaks TLS"},
+		{"no port", func(o *etcdconn.Options) { o.Endpoints = []string{"https://127.0.0.1"} }, "want https://HOST:PORT"},
+		{"no client key", func(o *etcdconn.Options) { o.Key = "" }, "all required"},
+		{"missing CA", func(o *etcdconn.Options) { o.CACert = "/nonexistent/ca.crt" }, "/nonexistent/ca.crt"},
+		{"CA not PEM", func(o *etcdconn.Options) { o.CACert = p.ClientKey }, "holds no PEM certificate"},
+		{"missing cert", func(o *etcdconn.Options) { o.Cert = "/nonexistent/c.crt" }, "k8s-single phase run certs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := good
@@ -93,7 +94,7 @@ func TestConnectionRefused(t *testing.T) {
 	if took > 2*time.Second {
 		t.Errorf("Verify took %v to report a closed port; want it at once", took)
 	}
-	assertCheckFailed(t, err, etcd.CheckHealth, etcd.ErrRefused, endpoint, "systemctl status etcd")
+	assertCheckFailed(t, err, etcd.CheckHealth, etcdconn.ErrRefused, endpoint, "systemctl status etcd")
 
 	report := c.Health(ctx)
 	if len(report) != 1 || report[0].Healthy || !strings.Contains(report[0].Error, "connection refused") {
@@ -101,7 +102,7 @@ func TestConnectionRefused(t *testing.T) {
 	}
 
 	path := filepath.Join(t.TempDir(), "snap.db")
-	if _, err := c.SnapshotSave(ctx, path); !errors.Is(err, etcd.ErrRefused) {
+	if _, err := c.SnapshotSave(ctx, path); !errors.Is(err, etcdconn.ErrRefused) {
 		t.Errorf("SnapshotSave: %v; want ErrRefused", err)
 	}
 	assertOnlyFiles(t, filepath.Dir(path))
@@ -125,9 +126,9 @@ func TestTimeout(t *testing.T) {
 		}
 	}()
 	endpoint := "https://" + l.Addr().String()
-	c := newClient(t, etcd.Options{Endpoints: []string{endpoint}, CACert: p.CA, Cert: p.ClientCert, Key: p.ClientKey, DialTimeout: 200 * time.Millisecond})
+	c := newClient(t, etcdconn.Options{Endpoints: []string{endpoint}, CACert: p.CA, Cert: p.ClientCert, Key: p.ClientKey, DialTimeout: 200 * time.Millisecond})
 	err = c.Verify(context.Background())
-	assertCheckFailed(t, err, etcd.CheckHealth, etcd.ErrTimeout, endpoint, "200ms")
+	assertCheckFailed(t, err, etcd.CheckHealth, etcdconn.ErrTimeout, endpoint, "200ms")
 }
 
 func TestLiveEtcd(t *testing.T) {
@@ -226,7 +227,7 @@ func TestLiveEtcd(t *testing.T) {
 	})
 	t.Run("verify with a certificate from another CA", func(t *testing.T) {
 		err := p.foreignClient(t, srv.Endpoint).Verify(ctx)
-		assertCheckFailed(t, err, etcd.CheckHealth, etcd.ErrClientCertificate, srv.Endpoint, p.ForeignCert)
+		assertCheckFailed(t, err, etcd.CheckHealth, etcdconn.ErrClientCertificate, srv.Endpoint, p.ForeignCert)
 	})
 	t.Run("snapshot save and restore", func(t *testing.T) { testSnapshot(t, p, c) })
 }
@@ -383,5 +384,28 @@ func assertOnlyFiles(t *testing.T, dir string, names ...string) {
 	}
 	if !slices.Equal(got, names) {
 		t.Errorf("%s holds %v; want %v", dir, got, names)
+	}
+}
+
+// TestHealthNamesTheNoSpaceAlarm fills a real etcd past a 1 MiB quota: its
+// /health then reports the NOSPACE alarm, and Health says what to do.
+func TestHealthNamesTheNoSpaceAlarm(t *testing.T) {
+	p := newTestPKI(t)
+	srv := startEtcd(t, p, etcdMember{Name: "full", DataDir: t.TempDir(), QuotaBytes: 1 << 20})
+	c := p.client(t, srv.Endpoint)
+	ctx := context.Background()
+	value := strings.Repeat("x", 64<<10)
+	for i := 0; ; i++ {
+		err := c.Put(ctx, fmt.Sprintf("/fill/%d", i), value)
+		if err != nil && strings.Contains(err.Error(), "database space exceeded") {
+			break
+		}
+		if err != nil || i > 100 {
+			t.Fatalf("put %d: %v; want etcd to run out of its 1 MiB quota", i, err)
+		}
+	}
+	report := c.Health(ctx)
+	if len(report) != 1 || report[0].Healthy || !strings.Contains(report[0].Error, "NOSPACE") || !strings.Contains(report[0].Error, "alarm disarm") {
+		t.Errorf("Health = %+v; want unhealthy with the NOSPACE alarm and the fix", report)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/etcd"
+	"github.com/k8s-single/k8s-single/internal/etcdconn"
 )
 
 // etcdBinaryEnv overrides where the tests find the etcd binary.
@@ -131,6 +132,8 @@ type etcdMember struct {
 	// NoClientCertAuth starts etcd without --client-cert-auth and without
 	// --trusted-ca-file (which alone makes etcd require client certificates).
 	NoClientCertAuth bool
+	// QuotaBytes is --quota-backend-bytes when not zero.
+	QuotaBytes int
 }
 
 // etcdServer is a running etcd process.
@@ -175,6 +178,9 @@ func startEtcd(t testing.TB, p testPKI, m etcdMember) etcdServer {
 	if !m.NoClientCertAuth {
 		args = append(args, "--client-cert-auth", "--trusted-ca-file", p.CA)
 	}
+	if m.QuotaBytes > 0 {
+		args = append(args, "--quota-backend-bytes", strconv.Itoa(m.QuotaBytes))
+	}
 	logPath := filepath.Join(t.TempDir(), "etcd.log")
 	log, err := os.Create(logPath)
 	if err != nil {
@@ -213,16 +219,16 @@ func waitHealthy(t testing.TB, c *etcd.Client, logPath string) {
 // client returns a client with the PKI's client certificate.
 func (p testPKI) client(t testing.TB, endpoints ...string) *etcd.Client {
 	t.Helper()
-	return newClient(t, etcd.Options{Endpoints: endpoints, CACert: p.CA, Cert: p.ClientCert, Key: p.ClientKey})
+	return newClient(t, etcdconn.Options{Endpoints: endpoints, CACert: p.CA, Cert: p.ClientCert, Key: p.ClientKey})
 }
 
 // foreignClient returns a client whose certificate another CA signed.
 func (p testPKI) foreignClient(t testing.TB, endpoints ...string) *etcd.Client {
 	t.Helper()
-	return newClient(t, etcd.Options{Endpoints: endpoints, CACert: p.CA, Cert: p.ForeignCert, Key: p.ForeignKey})
+	return newClient(t, etcdconn.Options{Endpoints: endpoints, CACert: p.CA, Cert: p.ForeignCert, Key: p.ForeignKey})
 }
 
-func newClient(t testing.TB, o etcd.Options) *etcd.Client {
+func newClient(t testing.TB, o etcdconn.Options) *etcd.Client {
 	t.Helper()
 	c, err := etcd.New(o)
 	if err != nil {

@@ -3,25 +3,11 @@ package etcd
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
-	"sync"
-	"time"
 
-	"go.etcd.io/etcd/api/v3/etcdserverpb"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
-)
 
-// EndpointHealth is one endpoint's answer to a health check.
-type EndpointHealth struct {
-	Endpoint string `json:"endpoint"`
-	Healthy  bool   `json:"health"`
-	// Took is how long the check took (nanoseconds in JSON).
-	Took time.Duration `json:"took"`
-	// Error says why the endpoint is unhealthy; empty when it is healthy.
-	Error string `json:"error,omitempty"`
-}
+	"github.com/k8s-single/k8s-single/internal/etcdconn"
+)
 
 // EndpointStatus is one endpoint's `etcdctl endpoint status`.
 type EndpointStatus struct {
@@ -53,54 +39,10 @@ type Member struct {
 	IsLearner  bool     `json:"isLearner"`
 }
 
-// Health checks every endpoint, concurrently, the way `etcdctl endpoint health`
-// does: a linearizable get of key "health" must go through consensus (a
-// permission-denied answer counts, since it did) and no alarm may be active.
-func (c *Client) Health(ctx context.Context) HealthReport {
-	report := make(HealthReport, len(c.opts.Endpoints))
-	var wg sync.WaitGroup
-	for i, ep := range c.opts.Endpoints {
-		wg.Go(func() { report[i] = c.endpointHealth(ctx, ep) })
-	}
-	wg.Wait()
-	return report
-}
-
-func (c *Client) endpointHealth(ctx context.Context, endpoint string) EndpointHealth {
-	start := time.Now()
-	err := c.checkHealth(ctx, endpoint)
-	h := EndpointHealth{Endpoint: endpoint, Healthy: err == nil, Took: time.Since(start)}
-	if err != nil {
-		h.Error = err.Error()
-	}
-	return h
-}
-
-// checkHealth returns why endpoint is unhealthy, or nil.
-func (c *Client) checkHealth(ctx context.Context, endpoint string) error {
-	cli := c.byEndpoint[endpoint]
-	return c.run(ctx, cli, func(ctx context.Context) error {
-		if _, err := cli.Get(ctx, "health"); err != nil && !errors.Is(err, rpctypes.ErrPermissionDenied) {
-			return err
-		}
-		resp, err := cli.AlarmList(ctx)
-		if err != nil {
-			return fmt.Errorf("list alarms: %w", err)
-		}
-		return alarmError(resp.Alarms)
-	})
-}
-
-func alarmError(alarms []*etcdserverpb.AlarmMember) error {
-	if len(alarms) == 0 {
-		return nil
-	}
-	names := make([]string, len(alarms))
-	for i, a := range alarms {
-		names[i] = a.Alarm.String()
-	}
-	return fmt.Errorf("active alarm(s) %s: NOSPACE means the database hit its quota (compact, defragment, then `etcdctl alarm disarm`), CORRUPT means a member's data diverged (restore from a snapshot)",
-		strings.Join(names, ", "))
+// Health checks every endpoint at once with etcd's own /health, as
+// etcdconn.Health does (no alarm, a leader, a linearizable read).
+func (c *Client) Health(ctx context.Context) etcdconn.HealthReport {
+	return etcdconn.Health(ctx, c.opts, c.tls)
 }
 
 // Status returns each endpoint's status like `etcdctl endpoint status`. It

@@ -8,9 +8,6 @@ import (
 	"github.com/k8s-single/k8s-single/internal/printer"
 )
 
-// HealthReport is the result of Health; it prints like `etcdctl endpoint health`.
-type HealthReport []EndpointHealth
-
 // StatusReport is the result of Status; it prints like `etcdctl endpoint status`.
 type StatusReport []EndpointStatus
 
@@ -19,37 +16,6 @@ type MemberList []Member
 
 // KVList is the result of Get; it prints like `etcdctl get`.
 type KVList []KV
-
-// Healthy reports whether every endpoint is healthy.
-func (r HealthReport) Healthy() bool {
-	for _, h := range r {
-		if !h.Healthy {
-			return false
-		}
-	}
-	return len(r) > 0
-}
-
-// Table returns one row per endpoint.
-func (r HealthReport) Table() (header []string, rows [][]string) {
-	header = []string{"endpoint", "health", "took", "error"}
-	for _, h := range r {
-		rows = append(rows, []string{h.Endpoint, strconv.FormatBool(h.Healthy), h.Took.String(), h.Error})
-	}
-	return header, rows
-}
-
-// Lines returns etcdctl's simple health lines.
-func (r HealthReport) Lines() []string {
-	lines := make([]string, len(r))
-	for i, h := range r {
-		lines[i] = fmt.Sprintf("%s is healthy: successfully committed proposal: took = %v", h.Endpoint, h.Took)
-		if !h.Healthy {
-			lines[i] = fmt.Sprintf("%s is unhealthy: %s", h.Endpoint, h.Error)
-		}
-	}
-	return lines
-}
 
 // Table returns one row per endpoint.
 func (r StatusReport) Table() (header []string, rows [][]string) {

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/etcd"
+	"github.com/k8s-single/k8s-single/internal/etcdconn"
 	"github.com/k8s-single/k8s-single/internal/golden"
 	"github.com/k8s-single/k8s-single/internal/printer"
 )
 
 // reports are fixed results of every kind the etcd commands print.
 var reports = map[string]any{
-	"health": etcd.HealthReport{
+	"health": etcdconn.HealthReport{
 		{Endpoint: "https://127.0.0.1:2379", Healthy: true, Took: 1500 * time.Microsecond},
 		{Endpoint: "https://10.0.0.5:2379", Took: 2 * time.Millisecond, Error: "etcd https://10.0.0.5:2379: connection refused: nothing listens there"},
 	},

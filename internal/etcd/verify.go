@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/k8s-single/k8s-single/internal/etcdconn"
 )
 
 // Names of the checks Verify runs, in order; a CheckError carries one.
@@ -60,7 +62,7 @@ func (c *Client) Verify(ctx context.Context) error {
 func (c *Client) verifyHealth(ctx context.Context) error {
 	var errs []error
 	for _, ep := range c.opts.Endpoints {
-		errs = append(errs, c.checkHealth(ctx, ep))
+		errs = append(errs, etcdconn.CheckEndpoint(ctx, c.opts, c.tls, ep))
 	}
 	return errors.Join(errs...)
 }
@@ -134,12 +136,12 @@ func (c *Client) verifyClientCertRequired(ctx context.Context) error {
 	anonymous := &tls.Config{RootCAs: c.tls.RootCAs, MinVersion: tls.VersionTLS12}
 	var errs []error
 	for _, ep := range c.opts.Endpoints {
-		err := c.probe(ctx, ep, anonymous)
+		err := etcdconn.Probe(ctx, c.opts, ep, anonymous)
 		if err == nil {
 			errs = append(errs, fmt.Errorf("etcd %s accepted a client without a certificate: run it with --client-cert-auth=true and --trusted-ca-file", ep))
 			continue
 		}
-		if e := c.classify(ep, err); !errors.Is(e, ErrClientCertificate) {
+		if e := etcdconn.Diagnose(c.opts, ep, err); !errors.Is(e, etcdconn.ErrClientCertificate) {
 			errs = append(errs, e)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/etcd"
+	"github.com/k8s-single/k8s-single/internal/etcdconn"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/poll"
@@ -127,7 +128,7 @@ func renderUnits(components ...string) func(*phases.Context) error {
 // verifyEtcd waits for etcd to be healthy, then runs the full check: health,
 // status, members, a sentinel put/get/delete, and a certless client refused.
 func verifyEtcd(c *phases.Context) error {
-	cli, err := etcd.New(etcd.OptionsFromConfig(c.Root, c.Config))
+	cli, err := etcd.New(etcdconn.OptionsFromConfig(c.Root, c.Config))
 	if err != nil {
 		return err
 	}

@@ -5,33 +5,18 @@
 package install
 
 import (
-	"errors"
 	"io"
-	"io/fs"
 	"os"
 
-	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/version"
 )
 
 // ConfigPath is where up keeps a copy of the user's config file, so later
 // commands (certs renew, etcd health) read the same one without flags.
 const ConfigPath = layout.KeptConfig
-
-// LoadConfig reads the config: the file given, else the copy up kept under
-// root, else the defaults; host facts fill what is left.
-func LoadConfig(root host.Root, path string) (*config.Cluster, error) {
-	if path == "" {
-		if _, err := os.Stat(root.Path(ConfigPath)); err == nil {
-			path = root.Path(ConfigPath)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-	}
-	return config.Load(path, config.DetectHost())
-}
 
 // KeepConfig stores the user's config file under root for later commands.
 func KeepConfig(root host.Root, path string) error {
@@ -45,16 +30,13 @@ func KeepConfig(root host.Root, path string) error {
 	return root.WriteFile(ConfigPath, data, 0o600, 0o755)
 }
 
-// Version is k8s-single's own version, set at link time.
-var Version = "dev"
-
 // Parallel is how many phases up runs at once at most: the graph's widest
 // point, binaries, certs and runtime once preflight is done.
 const Parallel = 3
 
 // NewRunner returns the runner over every phase for root.
 func NewRunner(root host.Root, out io.Writer, verbose bool) *phases.Runner {
-	return &phases.Runner{Phases: Phases(), Root: root, Out: out, Verbose: verbose, Version: Version, Owns: Owns, Parallel: Parallel}
+	return &phases.Runner{Phases: Phases(), Root: root, Out: out, Verbose: verbose, Version: version.Version, Owns: Owns, Parallel: Parallel}
 }
 
 // Phases is the install, in an order its graph allows (what --serial runs

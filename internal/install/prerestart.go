@@ -9,10 +9,12 @@ import (
 	"github.com/k8s-single/k8s-single/internal/binaries"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/etcd"
+	"github.com/k8s-single/k8s-single/internal/etcdconn"
 	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/units"
+	"github.com/k8s-single/k8s-single/internal/version"
 )
 
 // Backups up takes on its own before it restarts a running etcd or
@@ -47,12 +49,12 @@ func backupBeforeRestart(c *phases.Context, unit string, binaryNames ...string) 
 		c.Printf("a backup from the last %s is in %s: no new one before restarting %s", preRestartBackupFresh, layout.BackupDir, unit)
 		return nil
 	}
-	cli, err := etcd.New(etcd.OptionsFromConfig(c.Root, c.Config))
+	cli, err := etcd.New(etcdconn.OptionsFromConfig(c.Root, c.Config))
 	if err == nil {
 		defer cli.Close()
 		var res *backup.Result
 		res, err = backup.Create(c, backup.Options{Root: c.Root, Dir: layout.BackupDir, Cluster: InstalledVersions(c.Root, c.Config),
-			Version: Version, Snapshots: backup.EtcdSnapshotter(cli)})
+			Version: version.Version, Snapshots: backup.EtcdSnapshotter(cli)})
 		if err == nil {
 			c.Printf("backup before restarting %s: %s (restore with k8s-single restore)", unit, res.Path)
 			_, err = backup.Prune(dir, keepPreRestartBackups)

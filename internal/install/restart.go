@@ -11,6 +11,7 @@ import (
 
 	"github.com/k8s-single/k8s-single/internal/binaries"
 	"github.com/k8s-single/k8s-single/internal/etcd"
+	"github.com/k8s-single/k8s-single/internal/etcdconn"
 	"github.com/k8s-single/k8s-single/internal/kube"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
@@ -41,7 +42,7 @@ func (comp component) unit() string { return comp.name + ".service" }
 var components = map[string]component{
 	"etcd": {name: "etcd", binaries: []string{"etcd", "etcdctl"}, files: []string{layout.Unit("etcd")},
 		healthy: func(w waitContext, c *phases.Context, _ string) error {
-			cli, err := etcd.New(etcd.OptionsFromConfig(c.Root, c.Config))
+			cli, err := etcd.New(etcdconn.OptionsFromConfig(c.Root, c.Config))
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/certs"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/etcd"
+	"github.com/k8s-single/k8s-single/internal/etcdconn"
 	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/probe"
@@ -73,7 +74,7 @@ func probeOK(ctx context.Context, e probe.Endpoint) error {
 // healthChecks lists the components in start order with their checks.
 var healthChecks = []healthCheck{
 	{"etcd", PhaseEtcd, func(ctx context.Context, root host.Root, c *config.Cluster) error {
-		cli, err := etcd.New(etcd.OptionsFromConfig(root, c))
+		cli, err := etcd.New(etcdconn.OptionsFromConfig(root, c))
 		if err != nil {
 			return err
 		}

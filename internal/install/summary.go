@@ -18,6 +18,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/version"
 )
 
 // Summary is what `up` prints when it finishes, kubeadm-init style: what is
@@ -75,7 +76,7 @@ func NewSummary(root host.Root, c *config.Cluster, outcomes []phases.Outcome, st
 			s.Versions = append(s.Versions, [2]string{name, versionField(runtimeVersions[i])})
 		}
 	}
-	s.Versions = append(s.Versions, [2]string{"k8s-single", Version})
+	s.Versions = append(s.Versions, [2]string{"k8s-single", version.Version})
 
 	admin := root.Path(layout.Kubeconfig("admin"))
 	s.Access = [][2]string{

@@ -12,6 +12,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/dashboard"
 	"github.com/k8s-single/k8s-single/internal/golden"
 	"github.com/k8s-single/k8s-single/internal/phases"
+	"github.com/k8s-single/k8s-single/internal/version"
 )
 
 // summaryStates is a journal where every phase is done, each with a
@@ -25,9 +26,9 @@ func summaryStates() phases.States {
 }
 
 func TestSummary(t *testing.T) {
-	old := Version
-	Version = "v0.1.0"
-	t.Cleanup(func() { Version = old })
+	old := version.Version
+	version.Version = "v0.1.0"
+	t.Cleanup(func() { version.Version = old })
 	runtimeVersions := []string{
 		"containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+b1",
 		"runc version 1.1.5+ds1",

@@ -14,6 +14,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/binaries"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/etcd"
+	"github.com/k8s-single/k8s-single/internal/etcdconn"
 	"github.com/k8s-single/k8s-single/internal/host"
 	"github.com/k8s-single/k8s-single/internal/kube"
 	"github.com/k8s-single/k8s-single/internal/layout"
@@ -189,7 +190,7 @@ func RunningVersions(ctx context.Context, root host.Root, c *config.Cluster) map
 		}
 	}
 	ask("etcd", func(ctx context.Context) string {
-		cli, err := etcd.New(etcd.OptionsFromConfig(root, c))
+		cli, err := etcd.New(etcdconn.OptionsFromConfig(root, c))
 		if err != nil {
 			return ""
 		}

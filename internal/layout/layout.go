@@ -21,6 +21,10 @@ const (
 // Files the journal and the control plane share.
 const (
 	Journal = StateDir + "/state.json"
+	// FullBinary is the name of k8s-single's binary with every command.
+	// The quick front, k8s-single, hands it every command but version and
+	// etcd health, and finds it in its own directory.
+	FullBinary = "k8s-single-full"
 	// KeptConfig is where up keeps a copy of the user's config file, so
 	// later commands (certs renew, the timers) read the same one.
 	KeptConfig = "/etc/k8s-single/config.yaml"

@@ -138,11 +138,25 @@ func TestPrepareEnablesTheUpUnitUnlessNoUp(t *testing.T) {
 	if err := os.WriteFile(self, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	front := filepath.Join(t.TempDir(), "k8s-single")
+	if err := os.WriteFile(front, []byte("#!/bin/sh\n# front\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, noUp := range []bool{false, true} {
 		m := &Machine{Name: "dev", NodeAddress: "10.201.4.2", NoUp: noUp}
 		StateDir = t.TempDir()
-		if err := prepare(m, base, self, []byte("kind: Cluster\n")); err != nil {
+		withFront := map[bool]string{false: "", true: front}[noUp]
+		if err := prepare(m, base, self, withFront, []byte("kind: Cluster\n")); err != nil {
 			t.Fatal(err)
+		}
+		// k8s-single is the front when there is one, else a link to the full binary.
+		if data, _ := os.ReadFile(m.Path("/usr/local/bin/k8s-single-full")); string(data) != "#!/bin/sh\n" {
+			t.Errorf("noUp=%v: k8s-single-full holds %q", noUp, data)
+		}
+		target, _ := os.Readlink(m.Path("/usr/local/bin/k8s-single"))
+		data, _ := os.ReadFile(m.Path("/usr/local/bin/k8s-single"))
+		if withFront == "" && target != "k8s-single-full" || withFront != "" && (target != "" || string(data) != "#!/bin/sh\n# front\n") {
+			t.Errorf("front %q: /usr/local/bin/k8s-single links to %q and holds %q", withFront, target, data)
 		}
 		wants := m.Path("/etc/systemd/system/multi-user.target.wants")
 		if target, err := os.Readlink(filepath.Join(wants, netUnit)); err != nil || target != "/etc/systemd/system/"+netUnit {

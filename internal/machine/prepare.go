@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/k8s-single/k8s-single/internal/host"
+	"github.com/k8s-single/k8s-single/internal/layout"
 )
 
 // Where the machine sees its inputs and where its `up` reports.
@@ -19,6 +20,7 @@ const (
 	initPath      = "/usr/local/sbin/k8s-single-machine-init"
 	upUnit        = "k8s-single-machine-up.service"
 	netUnit       = "k8s-single-machine-net.service"
+	binDir        = "/usr/local/bin"
 )
 
 // initScript is the machine's PID 1 until it execs systemd. systemd-nspawn
@@ -84,16 +86,17 @@ WantedBy=multi-user.target
 `
 
 // prepare makes the machine's rootfs from the given one and writes
-// k8s-single, its config and the machine's units into it (the up unit only
-// when the machine runs `k8s-single up` at boot).
-func prepare(m *Machine, rootfs, self string, config []byte) error {
+// k8s-single (self, and front when given), its config and the machine's
+// units into it (the up unit only when the machine runs `k8s-single up` at
+// boot).
+func prepare(m *Machine, rootfs, self, front string, config []byte) error {
 	if err := os.MkdirAll(m.Dir(), 0o700); err != nil {
 		return err
 	}
 	if out, err := exec.Command("cp", "-a", "--reflink=auto", rootfs, m.Rootfs()).CombinedOutput(); err != nil {
 		return fmt.Errorf("copy the rootfs %s to %s: %v: %s", rootfs, m.Rootfs(), err, out)
 	}
-	exe, err := os.ReadFile(self)
+	full, err := os.ReadFile(self)
 	if err != nil {
 		return fmt.Errorf("read k8s-single itself (%s): %w", self, err)
 	}
@@ -103,7 +106,7 @@ func prepare(m *Machine, rootfs, self string, config []byte) error {
 		mode os.FileMode
 	}
 	files := []file{
-		{"/usr/local/bin/k8s-single", exe, 0o755},
+		{filepath.Join(binDir, layout.FullBinary), full, 0o755},
 		{initPath, []byte(initScript), 0o755},
 		{clusterConfig, config, 0o600},
 		{"/etc/hostname", []byte(m.Name + "\n"), 0o644},
@@ -114,6 +117,13 @@ func prepare(m *Machine, rootfs, self string, config []byte) error {
 		{"/etc/systemd/journald.conf.d/k8s-single-machine.conf", []byte("[Journal]\nReadKMsg=no\n"), 0o644},
 		{"/etc/systemd/system/systemd-journald.service.d/k8s-single-machine.conf", []byte("[Service]\nEnvironment=SYSTEMD_LOG_TARGET=console\n"), 0o644},
 	}
+	if front != "" {
+		data, err := os.ReadFile(front)
+		if err != nil {
+			return fmt.Errorf("read k8s-single's front (%s): %w", front, err)
+		}
+		files = append(files, file{filepath.Join(binDir, "k8s-single"), data, 0o755})
+	}
 	units := []string{netUnit}
 	if !m.NoUp {
 		files = append(files, file{"/etc/systemd/system/" + upUnit, []byte(upUnitText), 0o644})
@@ -122,6 +132,13 @@ func prepare(m *Machine, rootfs, self string, config []byte) error {
 	for _, f := range files {
 		p := m.Path(f.path)
 		if err := host.WriteFileAtomic(p, f.data, f.mode, 0o755); err != nil {
+			return err
+		}
+	}
+	if front == "" {
+		link := m.Path(filepath.Join(binDir, "k8s-single"))
+		os.Remove(link)
+		if err := os.Symlink(layout.FullBinary, link); err != nil {
 			return err
 		}
 	}

@@ -49,9 +49,12 @@ type Options struct {
 	// NoUp makes a new machine that boots without running `k8s-single up`:
 	// Up returns once its systemd finished booting.
 	NoUp bool
-	// Self is k8s-single's own executable, copied into the machine and run
-	// on the host as the port forwarder.
+	// Self is k8s-single's own executable (k8s-single-full), copied into
+	// the machine and run on the host as the port forwarder.
 	Self string
+	// Front is the quick front beside Self (cmd/k8s-single), copied into the
+	// machine too; when empty, the machine's k8s-single links to Self's copy.
+	Front string
 	// Timeout bounds the machine's `up`.
 	Timeout time.Duration
 }
@@ -187,7 +190,7 @@ func create(ctx context.Context, o Options, out io.Writer) (*Machine, error) {
 		}
 	}
 	t := time.Now()
-	if err := prepare(m, rootfs, o.Self, cfg.Marshal()); err != nil {
+	if err := prepare(m, rootfs, o.Self, o.Front, cfg.Marshal()); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(m.Dir()))
 	}
 	fmt.Fprintf(out, "machine %s made in %s: %s\n", m.Name, time.Since(t).Round(100*time.Millisecond), m.Dir())

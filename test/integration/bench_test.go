@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/etcd"
+	"github.com/k8s-single/k8s-single/internal/etcdconn"
 	"github.com/k8s-single/k8s-single/internal/layout"
 )
 
@@ -31,7 +32,7 @@ import (
 func BenchmarkEtcdHealthCLI(b *testing.B) {
 	c := render(b, binDir(b))
 	c.start("etcd")
-	cli, err := etcd.New(etcd.OptionsFromConfig(c.root, c.cfg))
+	cli, err := etcd.New(etcdconn.OptionsFromConfig(c.root, c.cfg))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -85,10 +86,13 @@ func BenchmarkVersionCLI(b *testing.B) {
 	}
 }
 
-// k8sSingleBuilds are the k8s-single binaries to time by name: this tree's,
-// built, and K8S_SINGLE_BASELINE's when it is set.
+// k8sSingleBuilds are the k8s-single binaries to time by name: this tree's
+// front ("k8s-single") and the full binary beside it ("k8s-single-full", the
+// same command without the quick start), built, and K8S_SINGLE_BASELINE's
+// when it is set.
 func k8sSingleBuilds(b *testing.B) map[string]string {
-	builds := map[string]string{"k8s-single": buildK8sSingle(b)}
+	front := buildK8sSingle(b)
+	builds := map[string]string{"k8s-single": front, "k8s-single-full": filepath.Join(filepath.Dir(front), "k8s-single-full")}
 	if baseline := os.Getenv("K8S_SINGLE_BASELINE"); baseline != "" {
 		builds["baseline"] = baseline
 	}
@@ -161,17 +165,18 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
-// buildK8sSingle builds k8s-single as `make build` does (static, no cgo), so
-// the figures are those of the shipped binary.
+// buildK8sSingle builds k8s-single's two binaries as `make build` does
+// (static, no cgo), so the figures are those of the shipped ones, and
+// returns the front's path.
 func buildK8sSingle(b *testing.B) string {
 	b.Helper()
-	out := filepath.Join(b.TempDir(), "k8s-single")
-	cmd := exec.Command("go", "build", "-o", out, "../../cmd/k8s-single")
+	dir := b.TempDir()
+	cmd := exec.Command("go", "build", "-o", dir+"/", "../../cmd/k8s-single", "../../cmd/k8s-single-full")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, msg)
 	}
-	return out
+	return filepath.Join(dir, "k8s-single")
 }
 
 // writeConfig writes the test cluster's config where k8s-single reads it.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/etcd"
+	"github.com/k8s-single/k8s-single/internal/etcdconn"
 	"github.com/k8s-single/k8s-single/internal/install"
 	"github.com/k8s-single/k8s-single/internal/kube"
 	"github.com/k8s-single/k8s-single/internal/layout"
@@ -27,7 +28,7 @@ func TestControlPlane(t *testing.T) {
 
 	etcdStart := time.Now()
 	c.start("etcd")
-	cli, err := etcd.New(etcd.OptionsFromConfig(c.root, c.cfg))
+	cli, err := etcd.New(etcdconn.OptionsFromConfig(c.root, c.cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

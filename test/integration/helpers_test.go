@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/k8s-single/k8s-single/internal/etcd"
+	"github.com/k8s-single/k8s-single/internal/etcdconn"
 )
 
 type errorString string
@@ -53,7 +54,7 @@ func restoredKeys(t *testing.T, c *cluster, dataDir string) string {
 		"--listen-metrics-urls":         "http://127.0.0.1:12381",
 	})
 	defer s.terminate()
-	opts := etcd.OptionsFromConfig(c.root, c.cfg)
+	opts := etcdconn.OptionsFromConfig(c.root, c.cfg)
 	opts.Endpoints = []string{"https://127.0.0.1:12379"}
 	cli, err := etcd.New(opts)
 	if err != nil {

@@ -9,7 +9,7 @@
 #
 # It prepares what scenario.sh expects of its machine, which run.sh writes
 # into the container's rootfs in the nspawn tier:
-#   /usr/local/bin/k8s-single, /usr/local/sbin/k8s-smoke-scenario
+#   /usr/local/bin/k8s-single (and k8s-single-full), /usr/local/sbin/k8s-smoke-scenario
 #   the node IP $NODE_IP on an interface node0 (a dummy link here: a VM has
 #     its own network; the container's was a veth pair) with the default
 #     route through it, as in the container (node-net.service); hostname $NODE_NAME
@@ -51,6 +51,10 @@ say "guest: $(. /etc/os-release && echo "$PRETTY_NAME"); kernel $(uname -r); $(n
 [ -x "$K8S_SINGLE" ] || die "K8S_SINGLE=$K8S_SINGLE is not executable in the guest (make build on the host?)"
 [ -r "$SCENARIO_SH" ] || die "SCENARIO_SH=$SCENARIO_SH not found in the guest"
 install -m 0755 "$K8S_SINGLE" /usr/local/bin/k8s-single
+# the quick front hands every other command to k8s-single-full beside it
+if [ -x "$(dirname "$K8S_SINGLE")/k8s-single-full" ]; then
+	install -m 0755 "$(dirname "$K8S_SINGLE")/k8s-single-full" /usr/local/bin/k8s-single-full
+fi
 install -m 0755 "$SCENARIO_SH" /usr/local/sbin/k8s-smoke-scenario
 # the dashboard step's browser login to the real Headlamp (built on the host by lib.sh)
 LOGIN_TOOL=$(dirname "${SMOKE_LIB:-/vagrant/test/smoke/lib.sh}")/../../bin/dashboard-login

@@ -425,6 +425,7 @@ cp "$TMPTIMES" "$RUN/times"
 RESULT_FILE=$RUN/share/result
 if [ "$K8S_SINGLE" != "$REPO/bin/k8s-single" ]; then
 	install -m 0755 "$K8S_SINGLE" "$RUN/share/k8s-single"
+	if [ -x "$(dirname "$K8S_SINGLE")/k8s-single-full" ]; then install -m 0755 "$(dirname "$K8S_SINGLE")/k8s-single-full" "$RUN/share/"; fi
 	K8S_SINGLE_GUEST=/mnt/share/k8s-single
 fi
 export VAGRANT_DOTFILE_PATH=$RUN/dotvagrant K8S_SINGLE_BOX_DIR=$BOX_DIR K8S_SINGLE_BOX=$BOX_NAME

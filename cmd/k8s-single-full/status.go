@@ -6,11 +6,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/k8s-single/k8s-single/internal/cli"
 	"github.com/k8s-single/k8s-single/internal/install"
 	"github.com/k8s-single/k8s-single/internal/printer"
 )
 
-func newStatusCommand(g *globals) *cobra.Command {
+func newStatusCommand(g *cli.Globals) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:     "status",
@@ -18,11 +19,11 @@ func newStatusCommand(g *globals) *cobra.Command {
 		Example: "  k8s-single status\n  k8s-single status -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			cfg, err := g.LoadConfig()
 			if err != nil {
 				return err
 			}
-			report, err := install.Status(cmd.Context(), g.hostRoot(), cfg)
+			report, err := install.Status(cmd.Context(), g.HostRoot(), cfg)
 			if err != nil {
 				return err
 			}

@@ -3,13 +3,14 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/k8s-single/k8s-single/internal/cli"
 	"github.com/k8s-single/k8s-single/internal/install"
 	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/printer"
 	"github.com/k8s-single/k8s-single/internal/skew"
 )
 
-func newPhaseCommand(g *globals) *cobra.Command {
+func newPhaseCommand(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "phase",
 		Short:   "List the phases or run one on its own",
@@ -22,7 +23,7 @@ func newPhaseCommand(g *globals) *cobra.Command {
 		Example: "  k8s-single phase list\n  k8s-single phase list -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			states, err := install.NewRunner(g.hostRoot(), cmd.OutOrStdout(), g.verbose).States()
+			states, err := install.NewRunner(g.HostRoot(), cmd.OutOrStdout(), g.Verbose).States()
 			if err != nil {
 				return err
 			}

@@ -7,95 +7,64 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/k8s-single/k8s-single/internal/cli"
 	"github.com/k8s-single/k8s-single/internal/etcd"
 	"github.com/k8s-single/k8s-single/internal/printer"
 )
 
-// etcdFlags are the flags every etcd verb shares; by default they come from the config.
-type etcdFlags struct {
-	g         *globals
-	output    string
-	endpoints []string
-}
-
-// client connects with the config's endpoints and the healthcheck-client cert.
-func (f *etcdFlags) client() (*etcd.Client, error) {
-	cfg, err := f.g.loadConfig()
+// etcdClient connects with f's endpoints and certificates.
+func etcdClient(f *cli.EtcdFlags) (*etcd.Client, error) {
+	opts, err := f.Options()
 	if err != nil {
 		return nil, err
-	}
-	opts := etcd.OptionsFromConfig(f.g.hostRoot(), cfg)
-	if len(f.endpoints) > 0 {
-		opts.Endpoints = f.endpoints
 	}
 	return etcd.New(opts)
 }
 
-// do runs one verb against a client and prints its result.
-func (f *etcdFlags) do(cmd *cobra.Command, verb func(*etcd.Client) (any, error)) error {
-	cli, err := f.client()
+// etcdDo runs one verb against a client and prints its result.
+func etcdDo(f *cli.EtcdFlags, cmd *cobra.Command, verb func(*etcd.Client) (any, error)) error {
+	client, err := etcdClient(f)
 	if err != nil {
 		return err
 	}
-	defer cli.Close()
-	v, err := verb(cli)
+	defer client.Close()
+	v, err := verb(client)
 	if err != nil {
 		return err
 	}
-	return printer.Print(cmd.OutOrStdout(), f.output, v)
+	return printer.Print(cmd.OutOrStdout(), f.Output, v)
 }
 
-func newEtcdCommand(g *globals) *cobra.Command {
-	f := &etcdFlags{g: g}
-	cmd := &cobra.Command{
-		Use:     "etcd",
-		Short:   "Talk to the node's etcd over mTLS, like etcdctl, with no flags to type",
-		Example: "  k8s-single etcd health\n  k8s-single etcd get /registry/namespaces --prefix --keys-only -w simple",
-		Long: `etcd verbs use the endpoints and the healthcheck-client certificate from the
-config and the PKI, so they work as root on the node without any flag.`,
-	}
-	cmd.PersistentFlags().StringVarP(&f.output, "write-out", "w", "table", "output format: table, json or simple")
-	cmd.PersistentFlags().StringSliceVar(&f.endpoints, "endpoints", nil, "etcd client URLs (default: https://127.0.0.1:<etcd.clientPort>)")
+// newEtcdCommand is the front's `etcd` (health) with the verbs that need
+// etcd's gRPC client.
+func newEtcdCommand(g *cli.Globals) *cobra.Command {
+	cmd, f := cli.NewEtcdCommand(g)
 	cmd.AddCommand(
-		&cobra.Command{
-			Use: "health", Short: "Check every endpoint's health, like etcdctl endpoint health",
-			Example: "  k8s-single etcd health\n  k8s-single etcd health -w json", Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return f.do(cmd, func(c *etcd.Client) (any, error) {
-					r := c.Health(cmd.Context())
-					if !r.Healthy() {
-						_ = printer.Print(cmd.OutOrStdout(), f.output, r)
-						return nil, fmt.Errorf("etcd is unhealthy")
-					}
-					return r, nil
-				})
-			},
-		},
 		&cobra.Command{
 			Use: "status", Short: "Show version, DB size, leader and raft term/index, like etcdctl endpoint status",
 			Example: "  k8s-single etcd status -w table", Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				return f.do(cmd, func(c *etcd.Client) (any, error) { return c.Status(cmd.Context()) })
+				return etcdDo(f, cmd, func(c *etcd.Client) (any, error) { return c.Status(cmd.Context()) })
 			},
 		},
 		&cobra.Command{
 			Use: "members", Short: "List the cluster's members", Example: "  k8s-single etcd members", Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				return f.do(cmd, func(c *etcd.Client) (any, error) { return c.Members(cmd.Context()) })
+				return etcdDo(f, cmd, func(c *etcd.Client) (any, error) { return c.Members(cmd.Context()) })
 			},
 		},
 		&cobra.Command{
 			Use: "defrag", Short: "Give the space compaction freed back to the disk, like etcdctl defrag",
 			Example: "  k8s-single etcd defrag", Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				return f.do(cmd, func(c *etcd.Client) (any, error) { return c.Defragment(cmd.Context()) })
+				return etcdDo(f, cmd, func(c *etcd.Client) (any, error) { return c.Defragment(cmd.Context()) })
 			},
 		},
 		newEtcdGetCommand(f),
 		&cobra.Command{
 			Use: "put KEY VALUE", Short: "Write a key", Example: "  k8s-single etcd put /demo/greeting hello", Args: cobra.ExactArgs(2),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return f.do(cmd, func(c *etcd.Client) (any, error) {
+				return etcdDo(f, cmd, func(c *etcd.Client) (any, error) {
 					return etcd.KVList{{Key: args[0], Value: args[1]}}, c.Put(cmd.Context(), args[0], args[1])
 				})
 			},
@@ -106,13 +75,13 @@ config and the PKI, so they work as root on the node without any flag.`,
 	return cmd
 }
 
-func newEtcdGetCommand(f *etcdFlags) *cobra.Command {
+func newEtcdGetCommand(f *cli.EtcdFlags) *cobra.Command {
 	var prefix, keysOnly bool
 	cmd := &cobra.Command{
 		Use: "get KEY", Short: "Read a key, or every key under a prefix",
 		Example: "  k8s-single etcd get /registry/namespaces --prefix --keys-only -w simple", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.do(cmd, func(c *etcd.Client) (any, error) { return c.Get(cmd.Context(), args[0], prefix, keysOnly) })
+			return etcdDo(f, cmd, func(c *etcd.Client) (any, error) { return c.Get(cmd.Context(), args[0], prefix, keysOnly) })
 		},
 	}
 	cmd.Flags().BoolVar(&prefix, "prefix", false, "read every key that starts with KEY")
@@ -130,13 +99,13 @@ func (d deleted) Table() ([]string, [][]string) {
 	return []string{"DELETED"}, [][]string{{strconv.FormatInt(d.Deleted, 10)}}
 }
 
-func newEtcdDelCommand(f *etcdFlags) *cobra.Command {
+func newEtcdDelCommand(f *cli.EtcdFlags) *cobra.Command {
 	var prefix bool
 	cmd := &cobra.Command{
 		Use: "del KEY", Short: "Delete a key, or every key under a prefix",
 		Example: "  k8s-single etcd del /demo --prefix", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.do(cmd, func(c *etcd.Client) (any, error) {
+			return etcdDo(f, cmd, func(c *etcd.Client) (any, error) {
 				n, err := c.Delete(cmd.Context(), args[0], prefix)
 				return deleted{n}, err
 			})
@@ -146,14 +115,14 @@ func newEtcdDelCommand(f *etcdFlags) *cobra.Command {
 	return cmd
 }
 
-func newEtcdSnapshotCommand(f *etcdFlags) *cobra.Command {
+func newEtcdSnapshotCommand(f *cli.EtcdFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "snapshot", Short: "Save, inspect and restore etcd snapshots",
 		Example: "  k8s-single etcd snapshot save /var/lib/k8s-single/backup.db"}
 	save := &cobra.Command{
 		Use: "save FILE", Short: "Save a snapshot and verify it (hash, revision, keys)",
 		Example: "  k8s-single etcd snapshot save /var/lib/k8s-single/backup.db", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.do(cmd, func(c *etcd.Client) (any, error) { return c.SnapshotSave(cmd.Context(), args[0]) })
+			return etcdDo(f, cmd, func(c *etcd.Client) (any, error) { return c.SnapshotSave(cmd.Context(), args[0]) })
 		},
 	}
 	status := &cobra.Command{
@@ -164,7 +133,7 @@ func newEtcdSnapshotCommand(f *etcdFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printer.Print(cmd.OutOrStdout(), f.output, info)
+			return printer.Print(cmd.OutOrStdout(), f.Output, info)
 		},
 	}
 	var dataDir string
@@ -176,12 +145,12 @@ exists and is not empty. To switch to it: stop etcd, set etcd.dataDir in the con
 to DIR and run k8s-single up.`,
 		Example: "  k8s-single etcd snapshot restore backup.db --data-dir /var/lib/etcd-restored", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.g.loadConfig()
+			cfg, err := f.G.LoadConfig()
 			if err != nil {
 				return err
 			}
 			peer := "https://" + net.JoinHostPort(cfg.Node.Address, strconv.Itoa(cfg.Etcd.PeerPort))
-			if err := etcd.SnapshotRestore(args[0], f.g.hostRoot().Path(dataDir), cfg.Node.Name, peer); err != nil {
+			if err := etcd.SnapshotRestore(args[0], f.G.HostRoot().Path(dataDir), cfg.Node.Name, peer); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "restored %s into %s; to use it: set etcd.dataDir: %s in the config and run k8s-single up\n", args[0], dataDir, dataDir)

@@ -11,12 +11,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/k8s-single/k8s-single/internal/binaries"
+	"github.com/k8s-single/k8s-single/internal/cli"
 	"github.com/k8s-single/k8s-single/internal/images"
 	"github.com/k8s-single/k8s-single/internal/machine"
 	"github.com/k8s-single/k8s-single/internal/printer"
 )
 
-func newMachineCommand(g *globals) *cobra.Command {
+func newMachineCommand(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "machine",
 		Short: "Run a whole cluster in a systemd-nspawn machine (any Linux host with root; no systemd as PID 1 needed)",
@@ -32,7 +33,7 @@ the host's kubectl works. Nothing is configured on the host's own network.`,
 	return cmd
 }
 
-func newMachineUpCommand(g *globals) *cobra.Command {
+func newMachineUpCommand(g *cli.Globals) *cobra.Command {
 	var name, binDir, imagesDir, cacheDir, rootfs string
 	var binds, bindsRO []string
 	var noUp bool
@@ -48,7 +49,7 @@ network) and host ports (127.0.0.1:1644N for the apiserver, 1844N for the dashbo
 		Example: "  k8s-single machine up\n  k8s-single machine up --name dev --images /srv/bundle\n  k8s-single machine up --name dev --bind-ro /srv/manifests:/mnt/manifests\n  k8s-single machine up --name lab --no-up && k8s-single machine shell --name lab -- k8s-single up",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfigWithCache(cacheDir)
+			cfg, err := loadConfigWithCache(g, cacheDir)
 			if err != nil {
 				return err
 			}
@@ -86,7 +87,7 @@ network) and host ports (127.0.0.1:1644N for the apiserver, 1844N for the dashbo
 				return err
 			}
 			m, err := machine.Up(cmd.Context(), machine.Options{Name: name, Config: cfg, BinariesDir: binDir,
-				ImagesDir: imagesDir, Binds: bs, CacheDir: cfg.Binaries.CacheDir, BaseRootfs: rootfs, NoUp: noUp, Self: self, Timeout: timeout}, out)
+				ImagesDir: imagesDir, Binds: bs, CacheDir: cfg.Binaries.CacheDir, BaseRootfs: rootfs, NoUp: noUp, Self: self, Front: cli.FrontBeside(self), Timeout: timeout}, out)
 			if err != nil {
 				return err
 			}

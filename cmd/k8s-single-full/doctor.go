@@ -5,11 +5,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/k8s-single/k8s-single/internal/cli"
 	"github.com/k8s-single/k8s-single/internal/install"
 	"github.com/k8s-single/k8s-single/internal/printer"
 )
 
-func newDoctorCommand(g *globals) *cobra.Command {
+func newDoctorCommand(g *cli.Globals) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "doctor",
@@ -23,11 +24,11 @@ nothing. Exit code 0 when all is well, 1 when it found a problem.`,
 		Example: "  k8s-single doctor\n  k8s-single doctor -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			cfg, err := g.LoadConfig()
 			if err != nil {
 				return err
 			}
-			report, err := install.Doctor(cmd.Context(), g.hostRoot(), cfg)
+			report, err := install.Doctor(cmd.Context(), g.HostRoot(), cfg)
 			if err != nil {
 				return err
 			}

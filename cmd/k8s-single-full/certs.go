@@ -7,12 +7,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/k8s-single/k8s-single/internal/certs"
+	"github.com/k8s-single/k8s-single/internal/cli"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/install"
 	"github.com/k8s-single/k8s-single/internal/printer"
 )
 
-func newCertsCommand(g *globals) *cobra.Command {
+func newCertsCommand(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "certs",
 		Short:   "Report certificate expiry and renew certificates",
@@ -25,7 +26,7 @@ func newCertsCommand(g *globals) *cobra.Command {
 		Example: "  k8s-single certs check-expiration\n  k8s-single certs check-expiration -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			report, err := certs.CheckExpiration(g.hostRoot(), time.Now())
+			report, err := certs.CheckExpiration(g.HostRoot(), time.Now())
 			if err != nil {
 				return err
 			}
@@ -68,11 +69,11 @@ dashboard-tls and metrics-server-tls Secrets. The daily k8s-single-certs.timer r
 			case len(args) == 0:
 				return fmt.Errorf("name the certificates to renew, \"all\", or --expiring-within 30d")
 			}
-			cfg, err := g.loadConfig()
+			cfg, err := g.LoadConfig()
 			if err != nil {
 				return err
 			}
-			_, err = install.RenewCertificates(cmd.Context(), g.hostRoot(), cmd.OutOrStdout(), g.verbose, cfg, opts)
+			_, err = install.RenewCertificates(cmd.Context(), g.HostRoot(), cmd.OutOrStdout(), g.Verbose, cfg, opts)
 			return err
 		},
 	}

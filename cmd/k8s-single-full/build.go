@@ -6,9 +6,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/k8s-single/k8s-single/internal/binaries"
+	"github.com/k8s-single/k8s-single/internal/cli"
 )
 
-func newBuildCommand(g *globals) *cobra.Command {
+func newBuildCommand(g *cli.Globals) *cobra.Command {
 	var cacheDir string
 	var printDir bool
 	cmd := &cobra.Command{
@@ -24,7 +25,7 @@ takes with runtime.source dir. It prints the directory that holds the binaries.`
 		Example: "  k8s-single build\n  k8s-single build --cache-dir /var/cache/k8s-single --print-dir",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfigWithCache(cacheDir)
+			cfg, err := loadConfigWithCache(g, cacheDir)
 			if err != nil {
 				return err
 			}

@@ -7,14 +7,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/k8s-single/k8s-single/internal/backup"
+	"github.com/k8s-single/k8s-single/internal/cli"
 	"github.com/k8s-single/k8s-single/internal/etcd"
+	"github.com/k8s-single/k8s-single/internal/etcdconn"
 	"github.com/k8s-single/k8s-single/internal/install"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/printer"
+	"github.com/k8s-single/k8s-single/internal/version"
 )
 
-func newBackupCommand(g *globals) *cobra.Command {
+func newBackupCommand(g *cli.Globals) *cobra.Command {
 	var dir string
 	var keep int
 	cmd := &cobra.Command{
@@ -36,26 +39,26 @@ size and sha256 of every member. k8s-single restore brings it back on a reset no
 	return cmd
 }
 
-func runBackup(cmd *cobra.Command, g *globals, dir string, keep int) error {
+func runBackup(cmd *cobra.Command, g *cli.Globals, dir string, keep int) error {
 	if keep < 0 {
 		return fmt.Errorf("--keep %d: want 0 (keep all) or the number of archives to keep", keep)
 	}
-	cfg, err := g.loadConfig()
+	cfg, err := g.LoadConfig()
 	if err != nil {
 		return err
 	}
-	unlock, err := phases.Lock(g.hostRoot())
+	unlock, err := phases.Lock(g.HostRoot())
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	cli, err := etcd.New(etcd.OptionsFromConfig(g.hostRoot(), cfg))
+	cli, err := etcd.New(etcdconn.OptionsFromConfig(g.HostRoot(), cfg))
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
-	res, err := backup.Create(cmd.Context(), backup.Options{Root: g.hostRoot(), Dir: dir, Cluster: install.InstalledVersions(g.hostRoot(), cfg),
-		Version: install.Version, Snapshots: backup.EtcdSnapshotter(cli)})
+	res, err := backup.Create(cmd.Context(), backup.Options{Root: g.HostRoot(), Dir: dir, Cluster: install.InstalledVersions(g.HostRoot(), cfg),
+		Version: version.Version, Snapshots: backup.EtcdSnapshotter(cli)})
 	if err != nil {
 		return err
 	}
@@ -64,7 +67,7 @@ func runBackup(cmd *cobra.Command, g *globals, dir string, keep int) error {
 		res.Path, printer.Bytes(res.Size), len(res.Manifest.Members))
 	fmt.Fprintln(out, strings.Join(res.Manifest.Lines(), "\n"))
 	if keep > 0 {
-		removed, err := backup.Prune(g.hostRoot().Path(dir), keep)
+		removed, err := backup.Prune(g.HostRoot().Path(dir), keep)
 		for _, p := range removed {
 			fmt.Fprintf(out, "removed %s (keeping the newest %d)\n", p, keep)
 		}

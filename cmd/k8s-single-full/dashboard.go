@@ -6,13 +6,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/k8s-single/k8s-single/internal/cli"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/dashboard"
 	"github.com/k8s-single/k8s-single/internal/images"
 	"github.com/k8s-single/k8s-single/internal/install"
 )
 
-func newDashboardCommand(g *globals) *cobra.Command {
+func newDashboardCommand(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "dashboard",
 		Short:   "Print the dashboard's URL or mint a login token for it",
@@ -22,7 +23,7 @@ func newDashboardCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newDashboardURLCommand(g *globals) *cobra.Command {
+func newDashboardURLCommand(g *cli.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "url",
 		Short: "Print the dashboard's HTTPS URL (first line) and the CA a browser must trust",
@@ -33,11 +34,11 @@ opens the URL without a warning. Log in with a token from k8s-single dashboard t
 		Example: "  k8s-single dashboard url\n  chromium \"$(k8s-single dashboard url | head -n1)\"",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			cfg, err := g.LoadConfig()
 			if err != nil {
 				return err
 			}
-			a, err := install.DashboardURL(cmd.Context(), g.hostRoot(), cfg)
+			a, err := install.DashboardURL(cmd.Context(), g.HostRoot(), cfg)
 			if err != nil {
 				return err
 			}
@@ -48,7 +49,7 @@ opens the URL without a warning. Log in with a token from k8s-single dashboard t
 	}
 }
 
-func newDashboardTokenCommand(g *globals) *cobra.Command {
+func newDashboardTokenCommand(g *cli.Globals) *cobra.Command {
 	var duration time.Duration
 	var longLived bool
 	cmd := &cobra.Command{
@@ -63,11 +64,11 @@ token cannot work.`,
 		Example: "  k8s-single dashboard token\n  k8s-single dashboard token --duration 8h\n  k8s-single dashboard token --long-lived",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			cfg, err := g.LoadConfig()
 			if err != nil {
 				return err
 			}
-			token, expires, err := install.DashboardToken(cmd.Context(), g.hostRoot(), cfg, duration, longLived)
+			token, expires, err := install.DashboardToken(cmd.Context(), g.HostRoot(), cfg, duration, longLived)
 			if err != nil {
 				return err
 			}
@@ -90,7 +91,7 @@ token cannot work.`,
 
 // newDashboardStandInCommand builds the test-only stand-in image; hidden,
 // since users deploy the real UIs.
-func newDashboardStandInCommand(g *globals) *cobra.Command {
+func newDashboardStandInCommand(g *cli.Globals) *cobra.Command {
 	var outDir, cacheDir string
 	cmd := &cobra.Command{
 		Use:    "standin",

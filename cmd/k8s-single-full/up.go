@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/k8s-single/k8s-single/internal/cli"
 	"github.com/k8s-single/k8s-single/internal/install"
 	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/skew"
@@ -17,7 +18,7 @@ import (
 // serialEnv set to 1 makes up run one phase at a time, as --serial does.
 const serialEnv = "K8S_SINGLE_SERIAL"
 
-func newUpCommand(g *globals) *cobra.Command {
+func newUpCommand(g *cli.Globals) *cobra.Command {
 	var opts phases.Options
 	var upgrade skew.Options
 	var from, only string
@@ -62,12 +63,12 @@ time, each healthy before the next; one that fails goes back to its old binary.`
 // rules, runs the phases and prints a one-line count and the summary
 // (versions, endpoints, kubeconfig, time per phase). When only a phase that
 // fails alone failed (the dashboard), the summary is printed before its error.
-func runUp(cmd *cobra.Command, g *globals, opts phases.Options, upgrade skew.Options) error {
-	cfg, err := g.loadConfig()
+func runUp(cmd *cobra.Command, g *cli.Globals, opts phases.Options, upgrade skew.Options) error {
+	cfg, err := g.LoadConfig()
 	if err != nil {
 		return err
 	}
-	plan, err := install.CheckUpgrade(g.hostRoot(), cfg, upgrade)
+	plan, err := install.CheckUpgrade(g.HostRoot(), cfg, upgrade)
 	if plan.Steps != nil && (err != nil || plan.Changes()) {
 		plan.Write(cmd.OutOrStdout())
 	}
@@ -81,11 +82,11 @@ func runUp(cmd *cobra.Command, g *globals, opts phases.Options, upgrade skew.Opt
 	defer stop()
 	start := time.Now()
 	out := cmd.OutOrStdout()
-	outcomes, upErr := install.NewRunner(g.hostRoot(), out, g.verbose).Up(ctx, cfg, opts)
+	outcomes, upErr := install.NewRunner(g.HostRoot(), out, g.Verbose).Up(ctx, cfg, opts)
 	if upErr != nil && !install.FailedAlone(upErr, outcomes) {
 		return install.WithResumeHint(upErr, outcomes)
 	}
-	if err := install.KeepConfig(g.hostRoot(), g.configPath); err != nil {
+	if err := install.KeepConfig(g.HostRoot(), g.ConfigPath); err != nil {
 		return fmt.Errorf("keep config: %w", err)
 	}
 	ran := 0
@@ -96,13 +97,13 @@ func runUp(cmd *cobra.Command, g *globals, opts phases.Options, upgrade skew.Opt
 	}
 	total := time.Since(start)
 	fmt.Fprintf(out, "up: %d phases, %d ran, %d skipped, in %s\n", len(outcomes), ran, len(outcomes)-ran, total.Round(time.Millisecond))
-	states, err := install.NewRunner(g.hostRoot(), nil, false).States()
+	states, err := install.NewRunner(g.HostRoot(), nil, false).States()
 	if err != nil {
 		return err
 	}
-	summary := install.NewSummary(g.hostRoot(), cfg, outcomes, states, total, opts.DryRun, install.RuntimeVersions(g.hostRoot()))
+	summary := install.NewSummary(g.HostRoot(), cfg, outcomes, states, total, opts.DryRun, install.RuntimeVersions(g.HostRoot()))
 	if !opts.DryRun {
-		summary.SetRunning(install.RunningVersions(ctx, g.hostRoot(), cfg))
+		summary.SetRunning(install.RunningVersions(ctx, g.HostRoot(), cfg))
 	}
 	if err := summary.Write(out); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/k8s-single/k8s-single/internal/backup"
+	"github.com/k8s-single/k8s-single/internal/cli"
 	"github.com/k8s-single/k8s-single/internal/install"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
@@ -14,7 +15,7 @@ import (
 	"github.com/k8s-single/k8s-single/internal/skew"
 )
 
-func newUpgradeCommand(g *globals) *cobra.Command {
+func newUpgradeCommand(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "upgrade",
 		Short: "Plan a move to the versions in the config (up carries it out)",
@@ -29,7 +30,7 @@ which order.`,
 	return cmd
 }
 
-func newUpgradePlanCommand(g *globals) *cobra.Command {
+func newUpgradePlanCommand(g *cli.Globals) *cobra.Command {
 	var opts skew.Options
 	var output string
 	cmd := &cobra.Command{
@@ -38,11 +39,11 @@ func newUpgradePlanCommand(g *globals) *cobra.Command {
 		Example: "  k8s-single upgrade plan -c cluster.yaml\n  k8s-single upgrade plan -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			cfg, err := g.LoadConfig()
 			if err != nil {
 				return err
 			}
-			plan, err := install.PlanUpgrade(cmd.Context(), g.hostRoot(), cfg, opts)
+			plan, err := install.PlanUpgrade(cmd.Context(), g.HostRoot(), cfg, opts)
 			if err != nil {
 				return err
 			}
@@ -62,7 +63,7 @@ func newUpgradePlanCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newUpgradeRollbackCommand(g *globals) *cobra.Command {
+func newUpgradeRollbackCommand(g *cli.Globals) *cobra.Command {
 	var archive, dir string
 	var yes bool
 	cmd := &cobra.Command{
@@ -81,7 +82,7 @@ Set your own config file back to the archive's versions afterwards.`,
   k8s-single upgrade rollback --yes --backup /var/lib/k8s-single/backups/k8s-single-backup-20261201T160313.123Z.tar.gz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			cfg, err := g.LoadConfig()
 			if err != nil {
 				return err
 			}
@@ -90,7 +91,7 @@ Set your own config file back to the archive's versions afterwards.`,
 			if archive != "" {
 				a, err = backup.Open(archive)
 			} else {
-				a, err = install.PreUpgradeBackup(g.hostRoot(), cfg, dir)
+				a, err = install.PreUpgradeBackup(g.HostRoot(), cfg, dir)
 			}
 			if err != nil {
 				return err
@@ -100,11 +101,11 @@ Set your own config file back to the archive's versions afterwards.`,
 			if !yes {
 				return fmt.Errorf("this replaces the cluster's data with the backup's (every change since %s is lost): run again with --yes", m.Created.Format(time.RFC3339))
 			}
-			if err := install.Reset(cmd.Context(), g.hostRoot(), out, g.verbose, cfg, phases.ResetOptions{Purge: true}); err != nil {
+			if err := install.Reset(cmd.Context(), g.HostRoot(), out, g.Verbose, cfg, phases.ResetOptions{Purge: true}); err != nil {
 				return fmt.Errorf("reset before the rollback: %w", err)
 			}
 			// The archive's config names the versions that wrote its data.
-			g.configPath = ""
+			g.ConfigPath = ""
 			return runRestore(cmd, g, a.Path, true)
 		},
 	}

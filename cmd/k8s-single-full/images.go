@@ -6,12 +6,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/k8s-single/k8s-single/internal/cli"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/images"
 	"github.com/k8s-single/k8s-single/internal/printer"
 )
 
-func newImagesCommand(g *globals) *cobra.Command {
+func newImagesCommand(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "images",
 		Short:   "List or build the container images the cluster runs (pause, CoreDNS, metrics-server, the verify agent)",
@@ -24,7 +25,7 @@ func newImagesCommand(g *globals) *cobra.Command {
 		Example: "  k8s-single images list\n  k8s-single images list -c cluster.yaml -o table",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			cfg, err := g.LoadConfig()
 			if err != nil {
 				return err
 			}
@@ -67,8 +68,8 @@ func bundleFlags(cmd *cobra.Command, outDir, cacheDir *string) {
 
 // buildImages builds the images which() picks for the config into the bundle
 // directory (default <cache-dir>/images) and returns the bundle and its dir.
-func buildImages(cmd *cobra.Command, g *globals, outDir, cacheDir string, which func(*config.Cluster) []images.Image) (images.Bundle, string, error) {
-	cfg, err := g.loadConfig()
+func buildImages(cmd *cobra.Command, g *cli.Globals, outDir, cacheDir string, which func(*config.Cluster) []images.Image) (images.Bundle, string, error) {
+	cfg, err := g.LoadConfig()
 	if err != nil {
 		return images.Bundle{}, "", err
 	}

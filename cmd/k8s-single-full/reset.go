@@ -3,11 +3,12 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/k8s-single/k8s-single/internal/cli"
 	"github.com/k8s-single/k8s-single/internal/install"
 	"github.com/k8s-single/k8s-single/internal/phases"
 )
 
-func newResetCommand(g *globals) *cobra.Command {
+func newResetCommand(g *cli.Globals) *cobra.Command {
 	var opts phases.ResetOptions
 	cmd := &cobra.Command{
 		Use:   "reset",
@@ -19,11 +20,11 @@ brings back the same cluster identity; --purge deletes them too.`,
 		Example: "  k8s-single reset\n  k8s-single reset --purge",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			cfg, err := g.LoadConfig()
 			if err != nil {
 				return err
 			}
-			return install.Reset(cmd.Context(), g.hostRoot(), cmd.OutOrStdout(), g.verbose, cfg, opts)
+			return install.Reset(cmd.Context(), g.HostRoot(), cmd.OutOrStdout(), g.Verbose, cfg, opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Purge, "purge", false, "also delete the PKI, the binaries, etcd's data and the journal")

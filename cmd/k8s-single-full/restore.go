@@ -10,13 +10,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/k8s-single/k8s-single/internal/backup"
+	"github.com/k8s-single/k8s-single/internal/cli"
 	"github.com/k8s-single/k8s-single/internal/config"
 	"github.com/k8s-single/k8s-single/internal/layout"
 	"github.com/k8s-single/k8s-single/internal/phases"
 	"github.com/k8s-single/k8s-single/internal/skew"
 )
 
-func newRestoreCommand(g *globals) *cobra.Command {
+func newRestoreCommand(g *cli.Globals) *cobra.Command {
 	var up bool
 	cmd := &cobra.Command{
 		Use:   "restore ARCHIVE",
@@ -40,7 +41,7 @@ certificates that carry it.`,
 	return cmd
 }
 
-func runRestore(cmd *cobra.Command, g *globals, archive string, up bool) error {
+func runRestore(cmd *cobra.Command, g *cli.Globals, archive string, up bool) error {
 	start := time.Now()
 	out := cmd.OutOrStdout()
 	a, err := backup.Open(archive)
@@ -53,12 +54,12 @@ func runRestore(cmd *cobra.Command, g *globals, archive string, up bool) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := phases.Lock(g.hostRoot())
+	unlock, err := phases.Lock(g.HostRoot())
 	if err != nil {
 		return err
 	}
-	opts := backup.RestoreOptions{Root: g.hostRoot(), Cluster: cfg, ConfigFile: configFile}
-	if g.hostRoot().IsSystem() {
+	opts := backup.RestoreOptions{Root: g.HostRoot(), Cluster: cfg, ConfigFile: configFile}
+	if g.HostRoot().IsSystem() {
 		opts.HostAddrs = net.InterfaceAddrs
 	}
 	r, err := a.Restore(opts)
@@ -88,8 +89,8 @@ func runRestore(cmd *cobra.Command, g *globals, archive string, up bool) error {
 	fmt.Fprintf(out, "restore took %s\n", time.Since(start).Round(time.Millisecond))
 	if !up {
 		next := "k8s-single up"
-		if g.configPath != "" {
-			next += " -c " + g.configPath
+		if g.ConfigPath != "" {
+			next += " -c " + g.ConfigPath
 		}
 		fmt.Fprintf(out, "next: run %s to start the cluster on the restored data\n", next)
 		return nil
@@ -106,19 +107,19 @@ func runRestore(cmd *cobra.Command, g *globals, archive string, up bool) error {
 // restoreConfig is the config the restored node runs with: -c when given
 // (its bytes become the kept config), else the archive's, else the usual
 // default (the kept config under --root, or the built-in defaults).
-func restoreConfig(g *globals, a *backup.Archive) (*config.Cluster, []byte, error) {
-	if g.configPath != "" {
-		cfg, err := g.loadConfig()
+func restoreConfig(g *cli.Globals, a *backup.Archive) (*config.Cluster, []byte, error) {
+	if g.ConfigPath != "" {
+		cfg, err := g.LoadConfig()
 		if err != nil {
 			return nil, nil, err
 		}
-		data, err := os.ReadFile(g.configPath)
+		data, err := os.ReadFile(g.ConfigPath)
 		return cfg, data, err
 	}
 	cfg, ok, err := a.Cluster(config.DetectHost())
 	if ok || err != nil {
 		return cfg, nil, err
 	}
-	cfg, err = g.loadConfig()
+	cfg, err = g.LoadConfig()
 	return cfg, nil, err
 }

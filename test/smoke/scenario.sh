@@ -1365,7 +1365,14 @@ s_upgrade() {
 	day2_intact || return 1
 	web_pods >"$OUT/web-pods.after"
 	cmp -s "$OUT/web-pods.before" "$OUT/web-pods.after" ||
-		{ echo "the Deployment's pods or their containers were replaced during the upgrade"; diff "$OUT/web-pods.before" "$OUT/web-pods.after"; return 1; }
+		{
+			echo "the Deployment's pods or their containers were replaced during the upgrade"
+			diff "$OUT/web-pods.before" "$OUT/web-pods.after"
+			# why: a restart's last state, or the pod's events
+			kubectl -n day2 get pods -l app=web -o jsonpath='{range .items[*]}{.metadata.name} restarts={.status.containerStatuses[0].restartCount} last={.status.containerStatuses[0].lastState}{"\n"}{end}'
+			kubectl -n day2 get events --sort-by=.lastTimestamp | tail -n 20
+			return 1
+		}
 	echo "the Deployment's 2 pods kept running through the upgrade (same pod UIDs and container IDs)"
 	runtime_is_ours || return 1
 	run k8s-single phase list

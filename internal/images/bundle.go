@@ -107,19 +107,17 @@ func BundleFiles(dir string) ([]string, error) {
 	return files, nil // Glob sorts
 }
 
-// Import imports the tarballs of the bundle in bundleDir into containerd's
+// Import imports every tarball of the bundle in bundleDir into containerd's
 // k8s.io namespace, where the kubelet finds them, with
 // `ctr -n k8s.io images import --all-platforms FILE` run through run (which
-// returns the command's combined output), and returns them. ctr tags each
-// image with the reference its tarball carries. A tarball that carries only
-// references among except is left for whoever imports those (compared as
-// BundleFileOf compares). It stops at the first failure.
-func Import(ctx context.Context, bundleDir string, except []string, run func(name string, args ...string) ([]byte, error)) ([]string, error) {
-	files, err := bundleFilesExcept(bundleDir, except)
+// returns the command's combined output). ctr tags each image with the
+// reference its tarball carries. It stops at the first failure.
+func Import(ctx context.Context, bundleDir string, run func(name string, args ...string) ([]byte, error)) error {
+	files, err := BundleFiles(bundleDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return files, ImportFiles(ctx, files, run)
+	return ImportFiles(ctx, files, run)
 }
 
 // ImportFiles imports the given image tarballs as Import does.

@@ -22,7 +22,7 @@ func TestImport(t *testing.T) {
 		ran = append(ran, append([]string{name}, args...))
 		return nil, nil
 	}
-	if _, err := Import(context.Background(), dir, nil, run); err != nil {
+	if err := Import(context.Background(), dir, run); err != nil {
 		t.Fatal(err)
 	}
 	want := [][]string{
@@ -42,7 +42,7 @@ func TestImportNamesTheFailure(t *testing.T) {
 	run := func(string, ...string) ([]byte, error) {
 		return []byte("ctr: failed to dial \"/run/containerd/containerd.sock\"\n"), errors.New("exit status 1")
 	}
-	_, err := Import(context.Background(), dir, nil, run)
+	err := Import(context.Background(), dir, run)
 	if err == nil || !strings.Contains(err.Error(), "pause.tar") || !strings.Contains(err.Error(), "failed to dial") ||
 		!strings.Contains(err.Error(), "containerd is running") {
 		t.Errorf("error %v; want the file, ctr's output and what to check", err)

@@ -26,7 +26,7 @@ func TestImportContainerd(t *testing.T) {
 		t.Logf("%s %s:\n%s", name, strings.Join(args, " "), out)
 		return out, err
 	}
-	if _, err := Import(context.Background(), realBundleDir, nil, run); err != nil {
+	if err := Import(context.Background(), realBundleDir, run); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command("ctr", "-n", Namespace, "images", "ls", "-q").Output()

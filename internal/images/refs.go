@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -37,30 +36,6 @@ func BundleFileOf(dir, ref string) (string, error) {
 		return file == ""
 	})
 	return file, err
-}
-
-// bundleFilesExcept returns the tarballs of the bundle in dir, sorted, but
-// those that carry references and only references among except.
-func bundleFilesExcept(dir string, except []string) ([]string, error) {
-	files, err := BundleFiles(dir)
-	if err != nil || len(except) == 0 {
-		return files, err
-	}
-	skip := map[string]bool{}
-	for _, r := range except {
-		skip[canonical(r)] = true
-	}
-	var keep []string
-	for _, f := range files {
-		refs, err := tarRefs(f)
-		if err != nil {
-			return nil, fmt.Errorf("image tarball %s: %w", f, err)
-		}
-		if len(refs) == 0 || slices.ContainsFunc(refs, func(r string) bool { return !skip[canonical(r)] }) {
-			keep = append(keep, f)
-		}
-	}
-	return keep, nil
 }
 
 // canonical spells ref fully, or leaves it as it is when it does not parse.

@@ -2,10 +2,8 @@ package images
 
 import (
 	"archive/tar"
-	"context"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 )
 
@@ -59,28 +57,5 @@ func TestBundleRefs(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "broken.tar"), []byte("not a tar at all, but long enough to be read as a header block"), 0o644)
 	if _, err := BundleRefs(dir); err == nil {
 		t.Error("a broken tarball: no error")
-	}
-}
-
-// TestImportLeavesOnlyTheExcepted: a tarball whose every reference is
-// excepted is left out; one that carries another image too, or no reference
-// at all, is imported.
-func TestImportLeavesOnlyTheExcepted(t *testing.T) {
-	dir := t.TempDir()
-	docker := func(tags string) map[string]string {
-		return map[string]string{"manifest.json": `[{"Config":"c","RepoTags":[` + tags + `],"Layers":[]}]`}
-	}
-	writeTar(t, filepath.Join(dir, "headlamp.tar"), docker(`"ghcr.io/headlamp-k8s/headlamp:v0.45.0"`))
-	writeTar(t, filepath.Join(dir, "ui-and-app.tar"), docker(`"ghcr.io/headlamp-k8s/headlamp:v0.45.0","example.com/app:1"`))
-	writeTar(t, filepath.Join(dir, "untagged.tar"), docker(``))
-	writeTar(t, filepath.Join(dir, "pause.tar"), docker(`"pause:3.10"`))
-	var imported []string
-	run := func(name string, args ...string) ([]byte, error) {
-		imported = append(imported, filepath.Base(args[len(args)-1]))
-		return nil, nil
-	}
-	files, err := Import(context.Background(), dir, []string{"ghcr.io/headlamp-k8s/headlamp:v0.45.0", "docker.io/library/pause:3.10"}, run)
-	if want := []string{"ui-and-app.tar", "untagged.tar"}; err != nil || !slices.Equal(imported, want) || len(files) != 2 {
-		t.Errorf("Import: %v, imported %v; want %v", err, imported, want)
 	}
 }

@@ -189,22 +189,6 @@ func startDashboard(c *phases.Context) error {
 	return nil
 }
 
-// dashboardImages are the images of dashboard.kind's UI (none for none).
-// The runtime phase leaves their tarballs to the dashboard phase, which runs
-// beside the add-ons: the UI's image is the bundle's biggest, and unpacking
-// it beside the control plane's start slowed the way to a Ready node.
-func dashboardImages(c *config.Cluster) ([]string, error) {
-	ui, ok, err := dashboard.Of(c.Dashboard.Kind)
-	if err != nil || !ok {
-		return nil, err
-	}
-	objs, err := ui.Objects(dashboard.Params{Image: c.Dashboard.Image, AdminClusterRole: c.Dashboard.AdminClusterRole})
-	if err != nil {
-		return nil, err
-	}
-	return dashboard.Images(objs), nil
-}
-
 // supplyDashboardImages makes the UI's images present before its pods need
 // them, as runtime.images says. k8s-single cannot build them: on a host
 // without a registry they come from the bundle, and the error says how, or

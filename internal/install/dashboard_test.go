@@ -137,24 +137,3 @@ func TestDashboardKindChanges(t *testing.T) {
 		t.Errorf("kind none left %s: %v", dashboardManifest, err)
 	}
 }
-
-// TestDashboardImages: the images the runtime phase leaves to the dashboard
-// phase are the configured UI's, dashboard.image included, and none without one.
-func TestDashboardImages(t *testing.T) {
-	for _, tc := range []struct {
-		kind, image string
-		want        []string
-	}{
-		{dashboard.Headlamp, "", []string{dashboard.HeadlampImage}},
-		{dashboard.Headlamp, "k8s-single.local/dashboard-standin:v1", []string{"k8s-single.local/dashboard-standin:v1"}},
-		{dashboard.KubernetesDashboard, "", []string{dashboard.KubernetesDashboardImage, dashboard.MetricsScraperImage}},
-		{dashboard.None, "", nil},
-	} {
-		c := config.Default(config.HostFacts{Hostname: "node-1", DefaultRouteAddress: "192.168.56.10"})
-		c.Dashboard.Kind, c.Dashboard.Image = tc.kind, tc.image
-		got, err := dashboardImages(c)
-		if err != nil || !slices.Equal(got, tc.want) {
-			t.Errorf("kind %s, image %q: %v, %v; want %v", tc.kind, tc.image, got, err, tc.want)
-		}
-	}
-}

@@ -160,16 +160,11 @@ func startRuntime(c *phases.Context) error {
 	}
 	if dir := c.Config.Runtime.ImageBundle; dir != "" {
 		start := time.Now()
-		ui, err := dashboardImages(c.Config)
-		if err != nil {
+		c.Printf("importing the image tarballs of %s into containerd", dir)
+		if err := images.Import(c, dir, run); err != nil {
 			return err
 		}
-		c.Printf("importing the image tarballs of %s into containerd, but the dashboard's (the dashboard phase imports them)", dir)
-		files, err := images.Import(c, dir, ui, run)
-		if err != nil {
-			return err
-		}
-		c.Printf("%d image tarballs imported in %s", len(files), time.Since(start).Round(time.Millisecond))
+		c.Printf("images imported in %s", time.Since(start).Round(time.Millisecond))
 	}
 	return imageSupply(c, run).Ensure(c, images.Required(c.Config))
 }

@@ -761,11 +761,29 @@ day2_objects() {
 # agent_image is the verify agent's image, present on the node.
 agent_image() { ctr -n k8s.io images ls -q | grep -m1 '^k8s-single.local/agent:'; }
 
+# kube_read runs a kubectl read, again for up to a minute while the apiserver
+# does not answer (right after a boot under TCG, an apiserver that reported
+# healthy can still miss kubectl's 10s TLS handshake): an object is judged
+# lost only on an answer, never on a connection that failed.
+kube_read() {
+	local i
+	for i in $(seq 12); do
+		kubectl "$@" 2>"$OUT/kube-read.err" && return 0
+		grep -qE 'Unable to connect to the server|TLS handshake timeout|connection refused|i/o timeout' "$OUT/kube-read.err" || break
+		sleep 5
+	done
+	cat "$OUT/kube-read.err" >&2
+	return 1
+}
+
 # day2_intact checks the objects day2_objects wrote.
 day2_intact() {
-	[ "$(kubectl -n day2 get configmap kept -o jsonpath='{.data.color}')" = blue ] || { echo "ConfigMap day2/kept lost"; return 1; }
-	[ "$(kubectl -n day2 get secret kept -o jsonpath='{.data.password}' | base64 -d)" = hunter2 ] || { echo "Secret day2/kept lost or unreadable"; return 1; }
-	run kubectl -n day2 rollout status deploy/web --timeout=120s || { echo "Deployment day2/web not available"; return 1; }
+	local color password
+	color=$(kube_read -n day2 get configmap kept -o jsonpath='{.data.color}') || { echo "ConfigMap day2/kept unreadable"; return 1; }
+	[ "$color" = blue ] || { echo "ConfigMap day2/kept lost (color=$color)"; return 1; }
+	password=$(kube_read -n day2 get secret kept -o jsonpath='{.data.password}') || { echo "Secret day2/kept unreadable"; return 1; }
+	[ "$(base64 -d <<<"$password")" = hunter2 ] || { echo "Secret day2/kept lost or does not decrypt"; return 1; }
+	kube_read -n day2 rollout status deploy/web --timeout=120s || { echo "Deployment day2/web not available"; return 1; }
 	echo "day2 objects intact: ConfigMap, Secret (decrypts), Deployment 2/2"
 }
 

@@ -16,7 +16,8 @@ import (
 	"github.com/k8s-single/k8s-single/internal/probe"
 )
 
-// controlPlaneComponents start in this order.
+// controlPlaneComponents start in this order, the last two together once
+// the apiserver is ready (see startComponents).
 var controlPlaneComponents = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
 
 // healthTimeout bounds the wait for a started component to be healthy.
@@ -55,7 +56,12 @@ func ControlPlane() phases.Phase {
 			if err := backupBeforeRestart(c, "kube-apiserver.service", controlPlaneBinaries()...); err != nil {
 				return err
 			}
-			return restartComponents(c, controlPlaneComponents...)
+			// The apiserver first: the controller-manager and the scheduler
+			// started before it answers would fail their first requests.
+			if err := restartComponents(c, controlPlaneComponents[0]); err != nil {
+				return err
+			}
+			return startComponents(c, controlPlaneComponents[1:]...)
 		},
 		Verify: verifyControlPlane,
 		Undo: func(c *phases.Context) error {

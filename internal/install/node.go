@@ -25,7 +25,8 @@ import (
 	"github.com/k8s-single/k8s-single/internal/runtime"
 )
 
-// nodeComponents start in this order.
+// nodeComponents start together (see startComponents); their health is
+// waited for in this order.
 var nodeComponents = []string{"kubelet", "kube-proxy"}
 
 // Waits of the node phase: a kubelet on a TCG-emulated VM takes minutes.
@@ -68,7 +69,7 @@ func Node() phases.Phase {
 				c.Printf("removed the kubelet's rotated client certificates %s: the cluster CA did not sign them (a previous install's); "+
 					"the kubelet starts from kubelet.conf's certificate", strings.Join(removed, " "))
 			}
-			return restartComponents(c, nodeComponents...)
+			return startComponents(c, nodeComponents...)
 		},
 		Verify: verifyNode,
 		// The pods themselves are the runtime phase's Undo (it runs next).

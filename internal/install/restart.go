@@ -156,6 +156,50 @@ func restartComponents(c *phases.Context, names ...string) error {
 	})
 }
 
+// startComponents starts the named components at once and then waits for
+// each to be active and healthy, in order: for components that need nothing
+// of each other (the controller-manager and the scheduler, once the
+// apiserver answers; the kubelet and kube-proxy), so that their starts
+// overlap. When a binary of theirs would be switched (an upgrade), it is
+// restartComponents instead: one at a time, each rolled back on failure.
+func startComponents(c *phases.Context, names ...string) error {
+	var bins []string
+	for _, name := range names {
+		bins = append(bins, components[name].binaries...)
+	}
+	if binaries.WouldReplace(c.Root, c.Config, bins...) {
+		return restartComponents(c, names...)
+	}
+	return afterReload(c, func(m *units.Manager) error {
+		start := time.Now()
+		for _, name := range names {
+			comp := components[name]
+			paths, _, err := binaries.Activate(c.Root, c.Config, comp.binaries...)
+			c.Track(paths...)
+			if err != nil {
+				return err
+			}
+			c.Waitf("%s to be active", comp.unit())
+			if err := m.EnableAndStart(c, comp.unit()); err != nil {
+				return withJournalTail(m, comp.unit(), err)
+			}
+		}
+		w := watchedContext{c, c}
+		for _, name := range names {
+			comp := components[name]
+			err := m.WaitActive(w, comp.unit(), unitTimeout)
+			if err == nil {
+				err = comp.healthy(w, c, c.Config.KubernetesVersion)
+			}
+			if err != nil {
+				return withJournalTail(m, comp.unit(), err)
+			}
+			c.Printf("%s healthy after %s", comp.name, time.Since(start).Round(time.Millisecond))
+		}
+		return nil
+	})
+}
+
 func switchedAny(switches []binaries.Switch) bool {
 	for _, s := range switches {
 		if s.Replaced {

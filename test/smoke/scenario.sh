@@ -1131,7 +1131,9 @@ s_backup_restore() {
 # the binaries and the image bundle present: the time to "up and verified"
 # (up's exit), Node Ready after up started (the stamp of up's "node NAME
 # Ready after" line), each phase's duration (phase list), and the components'
-# own waits (the sum of up's "... after D" lines); with BENCH_SERIAL=1 the same
+# own waits (the sum of up's "... after D" lines), and where the CPU went: the
+# host's busy core-seconds during the up and their share of all cores' time,
+# each daemon's own CPU time (its unit's cgroup) and the pods'; with BENCH_SERIAL=1 the same
 # again with `up --serial`, the old one-phase-at-a-time order, run by run in
 # turn. Prints medians with min-max and writes $SHARE/bench.tsv (mode, run,
 # metric, seconds). Last step: it leaves the node freshly installed.
@@ -1148,6 +1150,8 @@ s_bench() {
 				{ cat "$OUT/bench-reset.out"; return 1; }
 			sync
 			out=$OUT/bench-$mode-$i.out
+			local cpu0 pods0
+			cpu0=$(host_cpu) pods0=$(pods_cpu)
 			local t=$EPOCHREALTIME
 			if [ "$mode" = serial ]; then
 				timeout --kill-after=10 "$STEP_TIMEOUT" k8s-single up -c "$CFG" --serial 2>&1 | stamp >"$out"
@@ -1155,8 +1159,9 @@ s_bench() {
 				timeout --kill-after=10 "$STEP_TIMEOUT" env -u K8S_SINGLE_SERIAL k8s-single up -c "$CFG" 2>&1 | stamp >"$out"
 			fi
 			[ "${PIPESTATUS[0]}" = 0 ] || { tail -n 30 "$out"; echo "up ($mode, run $i) failed"; return 1; }
-			local total
+			local total cpu1 pods1
 			total=$(since "$t")
+			cpu1=$(host_cpu) pods1=$(pods_cpu)
 			grep -q 'The cluster is up and verified.' "$out" || { tail -n 20 "$out"; echo "up ($mode, run $i) did not end verified"; return 1; }
 			k8s-single phase list -o json >"$OUT/bench-phases.json" || return 1
 			{
@@ -1169,11 +1174,46 @@ s_bench() {
 				jq -r --arg m "$mode" --arg i "$i" '.[] | [$m, $i, "phase " + .name, .lastDuration] | @tsv' "$OUT/bench-phases.json" |
 					awk -F'\t' -v OFS='\t' "$AWK_SECS"'
 					{ $4 = sprintf("%.3f", secs($4)); print }'
+				cpu_rows "$mode" "$i" "$cpu0" "$cpu1" "$pods0" "$pods1"
 			} >>"$tsv"
 			echo "run $i ($mode): verified after ${total}s"
 		done
 	done
 	bench_table "$tsv" "${modes[@]}"
+}
+
+# host_cpu: the host's busy and total CPU time, in clock ticks (/proc/stat,
+# which a container shares with its host: nothing else runs on it here).
+host_cpu() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+
+# pods_cpu: the CPU time, in µs, the pods' cgroup has used (0 without one).
+pods_cpu() {
+	local f
+	for f in /sys/fs/cgroup/kubepods.slice/cpu.stat /sys/fs/cgroup/kubepods/cpu.stat; do
+		[ -r "$f" ] && { awk '$1 == "usage_usec" { print $2 }' "$f"; return; }
+	done
+	echo 0
+}
+
+# BENCH_UNITS are the daemons whose CPU time the bench reports.
+BENCH_UNITS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd)
+
+# cpu_rows MODE RUN CPU0 CPU1 PODS0 PODS1: the bench's CPU rows of one up, from
+# host_cpu and pods_cpu before and after it; each daemon's CPU time is its
+# unit's since it started, in this up (reset --purge stopped it).
+cpu_rows() {
+	local mode=$1 run=$2 hz u ns
+	hz=$(getconf CLK_TCK)
+	awk -v m="$mode" -v i="$run" -v hz="$hz" -v a="$3" -v b="$4" 'BEGIN {
+		split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; all = y[2] - x[2]
+		printf "%s\t%s\tCPU busy, core-s\t%.3f\n", m, i, busy / hz
+		printf "%s\t%s\tCPU busy, %% of all cores\t%.3f\n", m, i, all ? 100 * busy / all : 0 }'
+	for u in "${BENCH_UNITS[@]}"; do
+		ns=$(systemctl show -P CPUUsageNSec "$u.service")
+		[[ $ns =~ ^[0-9]+$ ]] || ns=0
+		awk -v m="$mode" -v i="$run" -v u="$u" -v ns="$ns" 'BEGIN { printf "%s\t%s\tCPU %s, s\t%.3f\n", m, i, u, ns / 1e9 }'
+	done
+	awk -v m="$mode" -v i="$run" -v a="$5" -v b="$6" 'BEGIN { printf "%s\t%s\tCPU pods, s\t%.3f\n", m, i, (b - a) / 1e6 }'
 }
 
 # AWK_SECS is an awk function: secs(d), the seconds of a Go duration such as

@@ -1150,8 +1150,10 @@ s_bench() {
 				{ cat "$OUT/bench-reset.out"; return 1; }
 			sync
 			out=$OUT/bench-$mode-$i.out
-			local cpu0 pods0
-			cpu0=$(host_cpu) pods0=$(pods_cpu)
+			local pods0 sampler samples=$OUT/bench-cpu-$mode-$i.txt
+			pods0=$(pods_cpu)
+			sample_cpu >"$samples" &
+			sampler=$!
 			local t=$EPOCHREALTIME
 			if [ "$mode" = serial ]; then
 				timeout --kill-after=10 "$STEP_TIMEOUT" k8s-single up -c "$CFG" --serial 2>&1 | stamp >"$out"
@@ -1159,9 +1161,10 @@ s_bench() {
 				timeout --kill-after=10 "$STEP_TIMEOUT" env -u K8S_SINGLE_SERIAL k8s-single up -c "$CFG" 2>&1 | stamp >"$out"
 			fi
 			[ "${PIPESTATUS[0]}" = 0 ] || { tail -n 30 "$out"; echo "up ($mode, run $i) failed"; return 1; }
-			local total cpu1 pods1
+			local total
 			total=$(since "$t")
-			cpu1=$(host_cpu) pods1=$(pods_cpu)
+			kill "$sampler"
+			wait "$sampler" 2>/dev/null
 			grep -q 'The cluster is up and verified.' "$out" || { tail -n 20 "$out"; echo "up ($mode, run $i) did not end verified"; return 1; }
 			k8s-single phase list -o json >"$OUT/bench-phases.json" || return 1
 			{
@@ -1174,7 +1177,7 @@ s_bench() {
 				jq -r --arg m "$mode" --arg i "$i" '.[] | [$m, $i, "phase " + .name, .lastDuration] | @tsv' "$OUT/bench-phases.json" |
 					awk -F'\t' -v OFS='\t' "$AWK_SECS"'
 					{ $4 = sprintf("%.3f", secs($4)); print }'
-				cpu_rows "$mode" "$i" "$cpu0" "$cpu1" "$pods0" "$pods1"
+				cpu_rows "$mode" "$i" "$t" "$samples" "$out" "$pods0"
 			} >>"$tsv"
 			echo "run $i ($mode): verified after ${total}s"
 		done
@@ -1182,38 +1185,60 @@ s_bench() {
 	bench_table "$tsv" "${modes[@]}"
 }
 
-# host_cpu: the host's busy and total CPU time, in clock ticks (/proc/stat,
-# which a container shares with its host: nothing else runs on it here).
-host_cpu() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
-
-# pods_cpu: the CPU time, in µs, the pods' cgroup has used (0 without one).
-pods_cpu() {
-	local f
-	for f in /sys/fs/cgroup/kubepods.slice/cpu.stat /sys/fs/cgroup/kubepods/cpu.stat; do
-		[ -r "$f" ] && { awk '$1 == "usage_usec" { print $2 }' "$f"; return; }
+# sample_cpu: every 0.2 s, the time and the host's busy and total CPU time
+# in clock ticks (/proc/stat, which a container shares with its host:
+# nothing else runs on it here), until killed.
+sample_cpu() {
+	while :; do
+		awk -v t="$EPOCHREALTIME" '/^cpu / { print t, $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
+		sleep 0.2
 	done
-	echo 0
+}
+
+# cgroup_cpu DIR: the CPU time, in µs, the cgroup DIR (under /sys/fs/cgroup)
+# has used; 0 when it does not exist.
+cgroup_cpu() {
+	local f=/sys/fs/cgroup/${1#/}/cpu.stat
+	[ -r "$f" ] && awk '$1 == "usage_usec" { print $2 }' "$f" || echo 0
+}
+
+# pods_cpu: the CPU time, in µs, the pods' cgroup (the kubelet's kubepods) has used.
+pods_cpu() {
+	local d
+	d=$(find /sys/fs/cgroup -maxdepth 2 -type d -name 'kubepods*' 2>/dev/null | head -n 1)
+	if [ -n "$d" ]; then cgroup_cpu "${d#/sys/fs/cgroup}"; else echo 0; fi
 }
 
 # BENCH_UNITS are the daemons whose CPU time the bench reports.
 BENCH_UNITS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd)
 
-# cpu_rows MODE RUN CPU0 CPU1 PODS0 PODS1: the bench's CPU rows of one up, from
-# host_cpu and pods_cpu before and after it; each daemon's CPU time is its
-# unit's since it started, in this up (reset --purge stopped it).
+# cpu_rows MODE RUN T0 SAMPLES OUT PODS0: the bench's CPU rows of one up that
+# started at T0 ($EPOCHREALTIME), printed OUT, and was sampled by sample_cpu
+# into SAMPLES, with pods_cpu at PODS0 before it: the host's busy
+# core-seconds and their share of all cores' time, over the whole up and
+# until the Node was Ready; each daemon's CPU time, its unit's cgroup's
+# since it started in this up (reset --purge stopped it), and the pods'.
 cpu_rows() {
-	local mode=$1 run=$2 hz u ns
+	local mode=$1 run=$2 t0=$3 samples=$4 out=$5 pods0=$6 hz ready u
 	hz=$(getconf CLK_TCK)
-	awk -v m="$mode" -v i="$run" -v hz="$hz" -v a="$3" -v b="$4" 'BEGIN {
-		split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; all = y[2] - x[2]
-		printf "%s\t%s\tCPU busy, core-s\t%.3f\n", m, i, busy / hz
-		printf "%s\t%s\tCPU busy, %% of all cores\t%.3f\n", m, i, all ? 100 * busy / all : 0 }'
+	ready=$(awk -v node="node $NODE_NAME Ready after" 'index($0, node) { sub(/^ */, ""); sub(/s .*/, ""); print; exit }' "$out")
+	awk -v m="$mode" -v i="$run" -v hz="$hz" -v t0="$t0" -v ready="${ready:-0}" '
+		NR == 1 { b0 = $2; a0 = $3 }
+		{ b = $2; a = $3 }
+		ready > 0 && !rb && $1 - t0 >= ready { rb = $2; ra = $3 }
+		function row(what, busy, all) {
+			printf "%s\t%s\tCPU busy %s, core-s\t%.3f\n", m, i, what, busy / hz
+			printf "%s\t%s\tCPU busy %s, %% of all cores\t%.3f\n", m, i, what, all ? 100 * busy / all : 0
+		}
+		END {
+			row("in up", b - b0, a - a0)
+			if (rb) row("until Node Ready", rb - b0, ra - a0)
+		}' "$samples"
 	for u in "${BENCH_UNITS[@]}"; do
-		ns=$(systemctl show -P CPUUsageNSec "$u.service")
-		[[ $ns =~ ^[0-9]+$ ]] || ns=0
-		awk -v m="$mode" -v i="$run" -v u="$u" -v ns="$ns" 'BEGIN { printf "%s\t%s\tCPU %s, s\t%.3f\n", m, i, u, ns / 1e9 }'
+		printf '%s\t%s\tCPU %s, s\t%s\n' "$mode" "$run" "$u" \
+			"$(awk -v us="$(cgroup_cpu "$(systemctl show -P ControlGroup "$u.service")")" 'BEGIN { printf "%.3f", us / 1e6 }')"
 	done
-	awk -v m="$mode" -v i="$run" -v a="$5" -v b="$6" 'BEGIN { printf "%s\t%s\tCPU pods, s\t%.3f\n", m, i, (b - a) / 1e6 }'
+	awk -v m="$mode" -v i="$run" -v a="$pods0" -v b="$(pods_cpu)" 'BEGIN { printf "%s\t%s\tCPU pods, s\t%.3f\n", m, i, (b - a) / 1e6 }'
 }
 
 # AWK_SECS is an awk function: secs(d), the seconds of a Go duration such as

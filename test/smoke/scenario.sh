@@ -1195,18 +1195,26 @@ sample_cpu() {
 	done
 }
 
-# cgroup_cpu DIR: the CPU time, in µs, the cgroup DIR (under /sys/fs/cgroup)
-# has used; 0 when it does not exist.
+# cgroup_cpu DIR: the CPU time, in µs, the cgroup DIR has used: cgroup v2's
+# cpu.stat, else v1's cpuacct.usage (this machine's hosts are v1); 0 when it
+# does not exist.
 cgroup_cpu() {
-	local f=/sys/fs/cgroup/${1#/}/cpu.stat
-	[ -r "$f" ] && awk '$1 == "usage_usec" { print $2 }' "$f" || echo 0
+	local d=${1#/} f
+	f=/sys/fs/cgroup/$d/cpu.stat
+	[ -r "$f" ] && { awk '$1 == "usage_usec" { print $2 }' "$f"; return; }
+	for f in /sys/fs/cgroup/cpuacct/$d/cpuacct.usage /sys/fs/cgroup/cpu,cpuacct/$d/cpuacct.usage; do
+		[ -r "$f" ] && { awk '{ printf "%.0f\n", $1 / 1000 }' "$f"; return; }
+	done
+	echo 0
 }
 
 # pods_cpu: the CPU time, in µs, the pods' cgroup (the kubelet's kubepods) has used.
 pods_cpu() {
 	local d
-	d=$(find /sys/fs/cgroup -maxdepth 2 -type d -name 'kubepods*' 2>/dev/null | head -n 1)
-	if [ -n "$d" ]; then cgroup_cpu "${d#/sys/fs/cgroup}"; else echo 0; fi
+	d=$(find /sys/fs/cgroup /sys/fs/cgroup/cpuacct -maxdepth 2 -type d -name 'kubepods*' 2>/dev/null | head -n 1)
+	d=${d#/sys/fs/cgroup}
+	d=${d#/cpuacct}
+	if [ -n "$d" ]; then cgroup_cpu "$d"; else echo 0; fi
 }
 
 # BENCH_UNITS are the daemons whose CPU time the bench reports.

@@ -1150,15 +1150,15 @@ s_bench() {
 				{ cat "$OUT/bench-reset.out"; return 1; }
 			sync
 			out=$OUT/bench-$mode-$i.out
-			local pods0 sampler samples=$OUT/bench-cpu-$mode-$i.txt
+			local pods0 sampler samples=$OUT/bench-cpu-$mode-$i.txt self=$OUT/bench-self-$mode-$i.txt
 			pods0=$(pods_cpu)
 			sample_cpu >"$samples" &
 			sampler=$!
 			local t=$EPOCHREALTIME
 			if [ "$mode" = serial ]; then
-				timeout --kill-after=10 "$STEP_TIMEOUT" k8s-single up -c "$CFG" --serial 2>&1 | stamp >"$out"
+				timeout --kill-after=10 "$STEP_TIMEOUT" bash -c "$CPU_OF" "$self" k8s-single up -c "$CFG" --serial 2>&1 | stamp >"$out"
 			else
-				timeout --kill-after=10 "$STEP_TIMEOUT" env -u K8S_SINGLE_SERIAL k8s-single up -c "$CFG" 2>&1 | stamp >"$out"
+				timeout --kill-after=10 "$STEP_TIMEOUT" env -u K8S_SINGLE_SERIAL bash -c "$CPU_OF" "$self" k8s-single up -c "$CFG" 2>&1 | stamp >"$out"
 			fi
 			[ "${PIPESTATUS[0]}" = 0 ] || { tail -n 30 "$out"; echo "up ($mode, run $i) failed"; return 1; }
 			local total
@@ -1177,7 +1177,7 @@ s_bench() {
 				jq -r --arg m "$mode" --arg i "$i" '.[] | [$m, $i, "phase " + .name, .lastDuration] | @tsv' "$OUT/bench-phases.json" |
 					awk -F'\t' -v OFS='\t' "$AWK_SECS"'
 					{ $4 = sprintf("%.3f", secs($4)); print }'
-				cpu_rows "$mode" "$i" "$t" "$samples" "$out" "$pods0"
+				cpu_rows "$mode" "$i" "$t" "$samples" "$out" "$pods0" "$self"
 			} >>"$tsv"
 			echo "run $i ($mode): verified after ${total}s"
 		done
@@ -1196,38 +1196,49 @@ sample_cpu() {
 }
 
 # cgroup_cpu DIR: the CPU time, in µs, the cgroup DIR has used: cgroup v2's
-# cpu.stat, else v1's cpuacct.usage (this machine's hosts are v1); 0 when it
-# does not exist.
+# cpu.stat (the unified hierarchy, or its part of a hybrid one: this
+# machine's hosts are hybrid), else v1's cpuacct.usage; 0 when there is none.
 cgroup_cpu() {
 	local d=${1#/} f
-	f=/sys/fs/cgroup/$d/cpu.stat
-	[ -r "$f" ] && { awk '$1 == "usage_usec" { print $2 }' "$f"; return; }
+	for f in /sys/fs/cgroup/$d/cpu.stat /sys/fs/cgroup/unified/$d/cpu.stat; do
+		[ -r "$f" ] && { awk '$1 == "usage_usec" { print $2 }' "$f"; return; }
+	done
 	for f in /sys/fs/cgroup/cpuacct/$d/cpuacct.usage /sys/fs/cgroup/cpu,cpuacct/$d/cpuacct.usage; do
 		[ -r "$f" ] && { awk '{ printf "%.0f\n", $1 / 1000 }' "$f"; return; }
 	done
 	echo 0
 }
 
-# pods_cpu: the CPU time, in µs, the pods' cgroup (the kubelet's kubepods) has used.
+# pods_cpu: the CPU time, in µs, the pods' cgroup (the kubelet's kubepods
+# slice, or kubepods with the cgroupfs driver) has used.
 pods_cpu() {
-	local d
-	d=$(find /sys/fs/cgroup /sys/fs/cgroup/cpuacct -maxdepth 2 -type d -name 'kubepods*' 2>/dev/null | head -n 1)
-	d=${d#/sys/fs/cgroup}
-	d=${d#/cpuacct}
-	if [ -n "$d" ]; then cgroup_cpu "$d"; else echo 0; fi
+	local d us
+	for d in kubepods.slice kubepods; do
+		us=$(cgroup_cpu "$d")
+		[ "$us" != 0 ] && { echo "$us"; return; }
+	done
+	echo 0
 }
 
 # BENCH_UNITS are the daemons whose CPU time the bench reports.
 BENCH_UNITS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd)
 
-# cpu_rows MODE RUN T0 SAMPLES OUT PODS0: the bench's CPU rows of one up that
-# started at T0 ($EPOCHREALTIME), printed OUT, and was sampled by sample_cpu
-# into SAMPLES, with pods_cpu at PODS0 before it: the host's busy
+# CPU_OF is a script for bash -c: `bash -c "$CPU_OF" FILE CMD...` runs CMD
+# and writes to FILE the user and system CPU time that it and the children
+# it waited for used (the second line of bash's times, which a pipe's
+# subshell would not see), and exits with CMD's status.
+CPU_OF='"$@"; rc=$?; times >"$0"; exit $rc'
+
+# cpu_rows MODE RUN T0 SAMPLES OUT PODS0 SELF: the bench's CPU rows of one up
+# that started at T0 ($EPOCHREALTIME), printed OUT, and was sampled by
+# sample_cpu into SAMPLES, with pods_cpu at PODS0 before it and its own CPU
+# time in SELF (CPU_OF's): the host's busy
 # core-seconds and their share of all cores' time, over the whole up and
 # until the Node was Ready; each daemon's CPU time, its unit's cgroup's
-# since it started in this up (reset --purge stopped it), and the pods'.
+# since it started in this up (reset --purge stopped it), the pods', and
+# k8s-single's own (with the ctr and version checks it runs).
 cpu_rows() {
-	local mode=$1 run=$2 t0=$3 samples=$4 out=$5 pods0=$6 hz ready u
+	local mode=$1 run=$2 t0=$3 samples=$4 out=$5 pods0=$6 self=$7 hz ready u
 	hz=$(getconf CLK_TCK)
 	ready=$(awk -v node="node $NODE_NAME Ready after" 'index($0, node) { sub(/^ */, ""); sub(/s .*/, ""); print; exit }' "$out")
 	awk -v m="$mode" -v i="$run" -v hz="$hz" -v t0="$t0" -v ready="${ready:-0}" '
@@ -1247,6 +1258,7 @@ cpu_rows() {
 			"$(awk -v us="$(cgroup_cpu "$(systemctl show -P ControlGroup "$u.service")")" 'BEGIN { printf "%.3f", us / 1e6 }')"
 	done
 	awk -v m="$mode" -v i="$run" -v a="$pods0" -v b="$(pods_cpu)" 'BEGIN { printf "%s\t%s\tCPU pods, s\t%.3f\n", m, i, (b - a) / 1e6 }'
+	awk -v m="$mode" -v i="$run" "$AWK_SECS"'NR == 2 { printf "%s\t%s\tCPU k8s-single up, s\t%.3f\n", m, i, secs($1) + secs($2) }' "$self"
 }
 
 # AWK_SECS is an awk function: secs(d), the seconds of a Go duration such as

@@ -80,13 +80,7 @@ func ControlPlane() phases.Phase {
 }
 
 // controlPlaneBinaries are the binaries the control-plane phase switches.
-func controlPlaneBinaries() []string {
-	var names []string
-	for _, n := range controlPlaneComponents {
-		names = append(names, components[n].binaries...)
-	}
-	return names
-}
+func controlPlaneBinaries() []string { return binariesOf(controlPlaneComponents...) }
 
 func unitNames(components []string) []string {
 	out := make([]string, len(components))

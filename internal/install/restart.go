@@ -129,8 +129,7 @@ func restartComponents(c *phases.Context, names ...string) error {
 	return afterReload(c, func(m *units.Manager) error {
 		for _, name := range names {
 			comp := components[name]
-			paths, switches, err := binaries.Activate(c.Root, c.Config, comp.binaries...)
-			c.Track(paths...)
+			switches, err := activate(c, comp)
 			if err != nil {
 				return err
 			}
@@ -163,20 +162,14 @@ func restartComponents(c *phases.Context, names ...string) error {
 // overlap. When a binary of theirs would be switched (an upgrade), it is
 // restartComponents instead: one at a time, each rolled back on failure.
 func startComponents(c *phases.Context, names ...string) error {
-	var bins []string
-	for _, name := range names {
-		bins = append(bins, components[name].binaries...)
-	}
-	if binaries.WouldReplace(c.Root, c.Config, bins...) {
+	if binaries.WouldReplace(c.Root, c.Config, binariesOf(names...)...) {
 		return restartComponents(c, names...)
 	}
 	return afterReload(c, func(m *units.Manager) error {
 		start := time.Now()
 		for _, name := range names {
 			comp := components[name]
-			paths, _, err := binaries.Activate(c.Root, c.Config, comp.binaries...)
-			c.Track(paths...)
-			if err != nil {
+			if _, err := activate(c, comp); err != nil {
 				return err
 			}
 			c.Waitf("%s to be active", comp.unit())
@@ -198,6 +191,23 @@ func startComponents(c *phases.Context, names ...string) error {
 		}
 		return nil
 	})
+}
+
+// activate switches the component's binaries to the config's release
+// (binaries.Activate), tracking the paths it writes as the phase's.
+func activate(c *phases.Context, comp component) ([]binaries.Switch, error) {
+	paths, switches, err := binaries.Activate(c.Root, c.Config, comp.binaries...)
+	c.Track(paths...)
+	return switches, err
+}
+
+// binariesOf lists the binaries of the named components.
+func binariesOf(names ...string) []string {
+	var bins []string
+	for _, n := range names {
+		bins = append(bins, components[n].binaries...)
+	}
+	return bins
 }
 
 func switchedAny(switches []binaries.Switch) bool {
